@@ -1,0 +1,89 @@
+# voip.algo — developer entry points.  `make help` lists them.
+# The README's two commands are `make example` and `make test`; .ci/run calls `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+REPO       := $(abspath .)
+PYTHON     ?= python3.11
+PYTHON312  ?= python3.12
+REQS       := tests/requirements.txt
+REQS312    := tests/requirements-newest.txt
+CACHE      ?= $(HOME)/.cache/voip.algo
+VENV       ?= $(CACHE)/py311-$(shell sha256sum $(REQS) | cut -c1-12)
+VENV312    ?= $(CACHE)/py312-$(shell sha256sum $(REQS312) | cut -c1-12)
+BUILD      ?= /tmp/voip.algo-build
+COLL       := $(BUILD)/ansible_collections/voip/algo
+BIN        := $(VENV)/bin
+E2E_ARGS   ?=
+
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
+export ANSIBLE_NOCOLOR := 1
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv venv312 collection system-deps sanity units integration lint e2e test-newest test build example bench
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(VENV)/.done: $(REQS)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r $(REQS)
+	touch $@
+
+venv: $(VENV)/.done ## Python 3.11 venv with ansible-core 2.19, ansible-lint, pytest (cached by requirements hash)
+
+$(VENV312)/.done: $(REQS312)
+	$(PYTHON312) -m venv $(VENV312)
+	$(VENV312)/bin/pip install --quiet --upgrade pip
+	$(VENV312)/bin/pip install --quiet -r $(REQS312)
+	touch $@
+
+venv312: $(VENV312)/.done ## Python 3.12 venv with the newest ansible-core
+
+collection: venv ## copy the working tree to $(COLL), where ansible finds it
+	rm -rf $(COLL) && mkdir -p $(COLL)
+	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(COLL)/
+	v=$$(grep -oP "pip='\K[0-9.]+" $$($(BIN)/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); \
+	  mkdir -p $(HOME)/.ansible/test/cache && cp tests/utils/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py
+
+system-deps: ## install the Debian packages the tests use (root)
+	tests/utils/install-system-deps.sh
+
+sanity: collection ## ansible-test sanity, no ignore file
+	cd $(COLL) && ansible-test sanity --local --python 3.11 --color no
+
+units: collection ## ansible-test units
+	cd $(COLL) && ansible-test units --local --python 3.11 --requirements --color no
+
+integration: collection ## ansible-test integration targets
+	cd $(COLL) && ansible-test integration --local --python 3.11 --color no
+
+lint: collection ## ansible-lint, production profile
+	cd $(COLL) && ansible-lint --offline --profile production
+
+e2e: collection ## end-to-end tests against real daemons (root)
+	cd $(REPO) && $(BIN)/python -m pytest -p no:cacheprovider -ra tests/e2e $(E2E_ARGS)
+
+test-newest: venv312 ## units and integration with the newest ansible-core on Python 3.12
+	rm -rf $(BUILD)-312 && mkdir -p $(BUILD)-312/ansible_collections/voip/algo
+	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(BUILD)-312/ansible_collections/voip/algo/
+	cd $(BUILD)-312/ansible_collections/voip/algo && \
+	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 $(VENV312)/bin/ansible --version | head -1 && \
+	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 ansible-test units --local --python 3.12 --requirements --color no && \
+	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 ansible-test integration --local --python 3.12 --color no
+
+test: system-deps sanity units integration lint e2e test-newest ## everything CI runs
+	@echo "make test: all stages passed"
+
+build: collection ## ansible-galaxy collection build
+	cd $(COLL) && ansible-galaxy collection build --force --output-path $(BUILD)
+
+example: collection ## render the bundled example fleet into examples/out
+	cd $(REPO) && ansible-playbook -i localhost, -c local -e 'ansible_python_interpreter=$(BIN)/python' examples/fleet.yml
+
+bench: collection ## benchmarks (results go to the README by hand)
+	cd $(REPO) && $(BIN)/python bench/bench_provisioning_files.py
+	cd $(REPO) && $(BIN)/python bench/bench_check_sync.py
