@@ -1,0 +1,314 @@
+# Copyright (c) voip.algo developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Real SIP peers for the check_sync end-to-end tests: SIPp (Debian ``sip-tester``) UAS scenarios, a TLS front for
+SIPp (this SIPp build has no TLS), a silent UDP peer, and a tshark capture.
+
+Ports: 127.0.0.1, 25700-25799 (the check_sync e2e range).
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+# 200 OK; checks the Event header and the Request-URI user (ereg check_it fails the call otherwise).
+_REPLY = """      SIP/2.0 {code} {reason}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:uas@[local_ip]:[local_port];transport=[transport]>
+{extra}      Content-Length: 0
+"""
+
+
+def _send(code: int, reason: str, extra: str = "", next_label: str = "") -> str:
+    nxt = ' next="%s"' % next_label if next_label else ""
+    lines = "".join("      %s\n" % line for line in extra.splitlines() if line)
+    return "  <send%s>\n    <![CDATA[\n\n%s\n    ]]>\n  </send>\n" % (nxt, _REPLY.format(code=code, reason=reason, extra=lines))
+
+
+_CHECK = """    <action>
+      <ereg regexp="check-sync(;reboot=true)?" search_in="hdr" header="Event:" check_it="true" assign_to="ev"/>
+      <log message="NOTIFY event=[$ev] cseq=[cseq]"/>
+    </action>
+"""
+
+SCENARIOS = {
+    # Answers every NOTIFY with 200 OK.
+    "ok": '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="check-sync 200">\n'
+          '  <recv request="NOTIFY">\n' + _CHECK + '  </recv>\n' + _send(200, "OK") + '</scenario>\n',
+}
+
+
+def auth_scenario(user: str, password: str, qop: bool) -> str:
+    """401 challenge, then SIPp's verifyauth checks the digest: 200 when right, a second 401 when wrong."""
+    challenge = 'WWW-Authenticate: Digest realm="algo.test", nonce="[pid]n[call_number]x", algorithm=MD5%s' % (
+        ', qop="auth"' if qop else "")
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="check-sync digest">\n'
+            '  <recv request="NOTIFY"/>\n' + _send(401, "Unauthorized", challenge) +
+            '  <recv request="NOTIFY">\n    <action>\n'
+            '      <verifyauth assign_to="authvalid" username="%s" password="%s"/>\n'
+            '      <log message="auth valid=[$authvalid]"/>\n'
+            '    </action>\n  </recv>\n'
+            '  <nop hide="true" test="authvalid" next="good"/>\n' % (user, password) +
+            _send(401, "Unauthorized", challenge, next_label="end") +
+            '  <label id="good"/>\n' + _send(200, "OK") + '  <label id="end"/>\n</scenario>\n')
+
+
+class Sipp:
+    """One SIPp UAS process on 127.0.0.1:<port>; ``messages()`` is SIPp's own message trace."""
+
+    def __init__(self, workdir: Path, name: str, scenario: str, port: int, transport: str = "u1") -> None:
+        self.workdir = workdir
+        self.name = name
+        self.port = port
+        self.scenario = workdir / ("%s.xml" % name)
+        self.scenario.write_text(scenario)
+        self.msgfile = workdir / ("%s.messages.log" % name)
+        self.logfile = workdir / ("%s.log" % name)
+        self.errfile = workdir / ("%s.errors.log" % name)
+        self.transport = transport
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Sipp":
+        cmd = [shutil.which("sipp") or "sipp", "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
+               "-t", self.transport, "-nostdin", "-timeout", "120s", "-trace_msg", "-message_file", str(self.msgfile),
+               "-trace_logs", "-log_file", str(self.logfile), "-trace_err", "-error_file", str(self.errfile),
+               "-max_recv_loops", "1000"]
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        kind = socket.SOCK_DGRAM if self.transport == "u1" else socket.SOCK_STREAM
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:      # wait until SIPp holds the port
+            if self.proc.poll() is not None:
+                raise RuntimeError("sipp %s exited: %s" % (self.name, self.proc.stderr.read().decode() if self.proc.stderr else ""))
+            if _port_busy(self.port, kind):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("sipp %s did not bind %d" % (self.name, self.port))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def messages(self) -> str:
+        return self.msgfile.read_text(errors="replace") if self.msgfile.exists() else ""
+
+    def received_notifies(self) -> int:
+        return self.messages().count("NOTIFY sip:")
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+
+def _port_busy(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+class NftDrop:
+    """Real packet loss: a private nftables table drops UDP datagrams to 127.0.0.1:<ports> in the input hook.
+
+    ``every=3, drop=2`` drops datagrams 1 and 2 of every 3 (deterministic ``numgen inc``); ``percent=10`` drops 10 %
+    at random (``numgen random``). SIPp cannot be told to ignore a request: it absorbs identical retransmissions."""
+
+    TABLE = "voipalgo_checksync_test"
+
+    def __init__(self, ports: str, every: int = 0, drop: int = 0, percent: int = 0) -> None:
+        if percent:
+            expr = "numgen random mod 100 lt %d" % percent
+        else:
+            expr = "numgen inc mod %d lt %d" % (every, drop)
+        self.script = (
+            "table inet %s {\n  chain input {\n    type filter hook input priority -10; policy accept;\n"
+            "    ip daddr 127.0.0.1 udp dport %s %s counter drop\n  }\n}\n" % (self.TABLE, ports, expr))
+
+    def start(self) -> "NftDrop":
+        self.stop()
+        subprocess.run(["nft", "-f", "-"], input=self.script, text=True, check=True, capture_output=True, timeout=30)
+        return self
+
+    def dropped(self) -> int:
+        out = subprocess.run(["nft", "list", "table", "inet", self.TABLE], text=True, capture_output=True, timeout=30,
+                             check=True).stdout
+        for word_index, word in enumerate(out.split()):
+            if word == "packets":
+                return int(out.split()[word_index + 1])
+        return -1
+
+    def stop(self) -> None:
+        subprocess.run(["nft", "delete", "table", "inet", self.TABLE], capture_output=True, timeout=30, check=False)
+
+
+class SilentPeer:
+    """A bound UDP socket that never answers; records when each datagram arrived."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.arrivals: list[tuple[float, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.arrivals.append((time.monotonic(), data))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class TlsFront:
+    """TLS server (Python ssl = OpenSSL, certificate from a test CA) relaying each connection to SIPp over TCP.
+
+    Why: Debian's SIPp is built without TLS and no TLS-terminating daemon (stunnel, socat) is installed; the SIP
+    answers still come from SIPp, the TLS handshake and certificate checks are OpenSSL's."""
+
+    def __init__(self, port: int, backend_port: int, certfile: Path, keyfile: Path) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(certfile), str(keyfile))
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener.settimeout(0.2)
+        self.backend_port = backend_port
+        self.handshakes = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, dummy = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.failures.append(str(exc))
+            conn.close()
+            return
+        self.handshakes += 1
+        with tls, socket.create_connection(("127.0.0.1", self.backend_port), timeout=5) as backend:
+            backend.settimeout(0.1)
+            tls.settimeout(0.1)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not self._stop.is_set():
+                for src, dst in ((tls, backend), (backend, tls)):
+                    try:
+                        data = src.recv(65536)
+                    except (socket.timeout, ssl.SSLWantReadError):
+                        continue
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    dst.sendall(data)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for thread in self._threads:
+            thread.join(2)
+        self.listener.close()
+
+
+def make_test_ca(workdir: Path) -> dict[str, Path]:
+    """A test CA and a server certificate for 127.0.0.1 / localhost (openssl CLI)."""
+    paths = {name: workdir / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "ext.cnf",
+                                               "other.key", "other.crt")}
+    paths["ext.cnf"].write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=workdir, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(paths["ca.key"]), "-out", str(paths["ca.crt"]),
+        "-days", "2", "-subj", "/CN=voip.algo test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(paths["server.key"]), "-out", str(paths["server.csr"]),
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", str(paths["server.csr"]), "-CA", str(paths["ca.crt"]), "-CAkey", str(paths["ca.key"]),
+        "-CAcreateserial", "-out", str(paths["server.crt"]), "-days", "2", "-extfile", str(paths["ext.cnf"]))
+    # An unrelated self-signed CA: validation against it must fail.
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(paths["other.key"]), "-out", str(paths["other.crt"]),
+        "-days", "2", "-subj", "/CN=other CA")
+    return paths
+
+
+class Capture:
+    """tshark on lo for a port range; ``sip_fields()`` decodes the capture with tshark's SIP dissector."""
+
+    def __init__(self, workdir: Path, bpf: str, sip_ports: tuple[int, ...] = ()) -> None:
+        self.path = workdir / "capture.pcapng"
+        self.sip_ports = sip_ports
+        self.proc = subprocess.Popen(["tshark", "-i", "lo", "-f", bpf, "-w", str(self.path), "-q"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        # tshark prints "Capturing on 'Loopback: lo'", then "Capture started." when packets are really being written
+        assert self.proc.stderr is not None
+        buf = b""
+        while time.monotonic() < deadline and b"Capture started" not in buf:
+            chunk = self.proc.stderr.read1(4096) if hasattr(self.proc.stderr, "read1") else b""
+            if not chunk:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("tshark exited: %r" % buf)
+                time.sleep(0.05)
+            buf += chunk
+        if b"Capture started" not in buf:
+            self.stop()
+            raise RuntimeError("tshark did not start capturing: %r" % buf)
+        time.sleep(0.2)
+
+    def stop(self) -> None:
+        time.sleep(0.3)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def sip_fields(self, fields: list[str], display_filter: str = "sip") -> list[list[str]]:
+        cmd = ["tshark", "-r", str(self.path), "-Y", display_filter, "-T", "fields", "-E", "separator=|"]
+        for port in self.sip_ports:     # decode these ports as SIP (the dissector only knows 5060 by default)
+            cmd += ["-d", "udp.port==%d,sip" % port]
+        for name in fields:
+            cmd += ["-e", name]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+        return [line.split("|") for line in out.splitlines() if line.strip()]
