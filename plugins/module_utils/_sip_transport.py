@@ -353,8 +353,9 @@ class _Transaction:
                         % (job.host, response.status), response)
             return
         username = job.auth_user or job.user or ""
+        if self.request is None:  # a response can only arrive for a request this transaction sent
+            raise SipError("response without a request")
         try:
-            assert self.request is not None
             self.request = answer_challenge(self.request, response, username, job.password)
         except SipError as exc:
             self.finish(ERROR_AUTH_FAILED, "cannot answer the challenge of %s: %s" % (job.host, exc), response)
