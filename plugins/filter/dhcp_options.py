@@ -1,0 +1,72 @@
+# Copyright (c) voip.algo developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters of the DHCP side: voip.algo.dhcp_options (values to enter on any DHCP server), voip.algo.dhcp_config
+(the configuration role voip.algo.dhcp writes) and voip.algo.dhcp_warn (turns a list of messages into warnings)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
+
+from ansible_collections.voip.algo.plugins.module_utils._dhcp import (
+    AlgoOptions,
+    build_config,
+    option_warnings,
+    options_from_url,
+    resolve_options,
+    router_values,
+)
+from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoValidationError
+
+_display = Display()
+
+
+def dhcp_options(value: t.Any, option66: t.Any = None, option160: t.Any = None, option150: t.Any = None,
+                 include_credentials: bool = False) -> t.Dict[str, t.Any]:
+    """Options 66, 160 and 150 for a provisioning URL (or an account dict), with commands for common DHCP servers."""
+    try:
+        if isinstance(value, t.Mapping):
+            url = value.get("provisioning_url")
+            if not url:
+                raise AlgoValidationError("provisioning_url: the account has none")
+        elif isinstance(value, str) and value:
+            url = value
+        else:
+            raise AlgoValidationError("provisioning_url: give a URL such as tftp://192.0.2.10 or an account dict")
+        base = options_from_url(url, "provisioning_url", bool(include_credentials))
+        spec = {"option66": option66, "option160": option160, "option150": option150}
+        opts: AlgoOptions = resolve_options(spec, base, "options", bool(include_credentials))
+        return router_values(opts, option_warnings(opts, "provisioning_url"))
+    except AlgoValidationError as exc:
+        raise AnsibleFilterError("voip.algo.dhcp_options: %s" % exc) from None
+
+
+def dhcp_config(params: t.Any) -> t.Dict[str, t.Any]:
+    """The configuration of role voip.algo.dhcp (see module_utils/_dhcp.build_config)."""
+    if not isinstance(params, t.Mapping):
+        raise AnsibleFilterError("voip.algo.dhcp_config: expects a dict of settings")
+    try:
+        return build_config(params)
+    except AlgoValidationError as exc:
+        raise AnsibleFilterError("voip.algo.dhcp_config: %s" % exc) from None
+
+
+def dhcp_warn(messages: t.Any, prefix: str = "voip.algo.dhcp") -> int:
+    """Emit every message as an Ansible warning; returns how many were emitted."""
+    if isinstance(messages, str):
+        messages = [messages]
+    if not isinstance(messages, (list, tuple)):
+        raise AnsibleFilterError("voip.algo.dhcp_warn: expects a list of strings")
+    for message in messages:
+        _display.warning("%s: %s" % (prefix, message) if prefix else str(message))
+    return len(messages)
+
+
+class FilterModule:
+    """voip.algo DHCP filters."""
+
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"dhcp_options": dhcp_options, "dhcp_config": dhcp_config, "dhcp_warn": dhcp_warn}

@@ -1,0 +1,205 @@
+# Copyright (c) voip.algo developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers of tests/e2e/test_dhcp.py: two network namespaces joined by a veth pair, the real dhcpd / kea-dhcp4 on the
+server side, the real dhclient and busybox udhcpc on the client side.  Addresses only in 10.199.0.0/16, namespace names
+start with ``vadh-``.  Every process is started with Popen and stopped (terminate, then kill) by the context managers."""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+SERVER_IP = "10.199.1.1"
+NETWORK = "10.199.1.0/24"
+
+
+def sh(*argv: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s %s" % (" ".join(argv), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+@dataclass
+class Lab:
+    server_ns: str
+    client_ns: str
+    server_if: str
+    client_if: str
+
+    def create(self) -> None:
+        self.destroy()
+        sh("ip", "netns", "add", self.server_ns)
+        sh("ip", "netns", "add", self.client_ns)
+        sh("ip", "link", "add", self.server_if, "type", "veth", "peer", "name", self.client_if)
+        sh("ip", "link", "set", self.server_if, "netns", self.server_ns)
+        sh("ip", "link", "set", self.client_if, "netns", self.client_ns)
+        sh("ip", "-n", self.server_ns, "addr", "add", SERVER_IP + "/24", "dev", self.server_if)
+        for ns, dev in ((self.server_ns, self.server_if), (self.client_ns, self.client_if)):
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+
+    def destroy(self) -> None:
+        for ns in (self.server_ns, self.client_ns):
+            sh("ip", "netns", "del", ns, check=False)
+        sh("ip", "link", "del", self.server_if, check=False)
+
+
+def make_lab() -> Lab:
+    tag = "%05d" % (os.getpid() % 100000)
+    return Lab(server_ns="vadh-%s-s" % tag, client_ns="vadh-%s-c" % tag, server_if="vadh%ss" % tag, client_if="vadh%sc" % tag)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _wait_for(log: Path, needle: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if needle in text:
+            return
+        if proc.poll() is not None:
+            raise AssertionError("%s exited with %s:\n%s" % (what, proc.returncode, text[-3000:]))
+        time.sleep(0.1)
+    raise AssertionError("%s did not log %r within %ss:\n%s" % (what, needle, timeout, log.read_text(errors="replace")[-3000:]))
+
+
+@contextlib.contextmanager
+def dhcpd(lab: Lab, config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The real ISC dhcpd in the server namespace, foreground, logging to workdir/dhcpd.log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    leases = workdir / "dhcpd.leases"
+    leases.touch()
+    log = workdir / "dhcpd.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", lab.server_ns, "/usr/sbin/dhcpd", "-f", "-d", "-4", "-cf", str(config),
+                                 "-lf", str(leases), "-pf", str(workdir / "dhcpd.pid"), lab.server_if],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        _wait_for(log, "Sending on", proc, "dhcpd")
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def kea(lab: Lab, config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The real kea-dhcp4 in the server namespace; the configuration must log to stdout."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "kea.log"
+    env = dict(os.environ, KEA_PIDFILE_DIR=str(workdir), KEA_LOCKFILE_DIR=str(workdir))
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", lab.server_ns, "/usr/sbin/kea-dhcp4", "-c", str(config)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    try:
+        _wait_for(log, "DHCP4_STARTED", proc, "kea-dhcp4")
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@dataclass
+class Reply:
+    ip: str | None
+    opt66: str | None
+    opt160: str | None
+    opt150: list[str] | None
+    raw: dict[str, str]
+
+
+def _ips(hexdata: str) -> list[str]:
+    data = bytes.fromhex(hexdata)
+    return [str(ipaddress.IPv4Address(data[i:i + 4])) for i in range(0, len(data), 4)]
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    result = {}
+    for line in path.read_text(errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            result[key] = value
+    return result
+
+
+def set_mac(lab: Lab, mac: str) -> None:
+    sh("ip", "-n", lab.client_ns, "link", "set", lab.client_if, "address", mac)
+
+
+def udhcpc(lab: Lab, mac: str, workdir: Path, request: tuple[str, ...] = ()) -> Reply:
+    """busybox udhcpc: one DISCOVER/REQUEST; ``request`` adds options to its parameter request list (-O)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    set_mac(lab, mac)
+    out = workdir / ("udhcpc-%s.env" % mac.replace(":", ""))
+    out.unlink(missing_ok=True)
+    script = workdir / "udhcpc.sh"
+    script.write_text('#!/bin/sh\nif [ "$1" = bound ]; then env > "%s"; fi\nexit 0\n' % out)
+    script.chmod(0o755)
+    argv = ["ip", "netns", "exec", lab.client_ns, "busybox", "udhcpc", "-i", lab.client_if, "-f", "-q", "-n", "-t", "4", "-T", "1",
+            "-s", str(script)]
+    for item in request:
+        argv += ["-O", item]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    if not out.exists():
+        raise AssertionError("udhcpc (%s) got no lease: rc %d\n%s\n%s" % (mac, proc.returncode, proc.stdout, proc.stderr))
+    env = _env_file(out)
+    return Reply(ip=env.get("ip"), opt66=env.get("tftp"),
+                 opt160=bytes.fromhex(env["opt160"]).decode() if "opt160" in env else None,
+                 opt150=_ips(env["opt150"]) if "opt150" in env else None, raw=env)
+
+
+DHCLIENT_CONF = """option algo-tftp-servers code 150 = array of ip-address;
+option algo-provisioning-url code 160 = text;
+request subnet-mask, routers, %s;
+"""
+
+
+def dhclient(lab: Lab, mac: str, workdir: Path, request: tuple[str, ...] = ("tftp-server-name", "algo-tftp-servers", "algo-provisioning-url")) -> Reply:
+    """ISC dhclient with a request list; its -sf script records the options of the BOUND event."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    set_mac(lab, mac)
+    tag = mac.replace(":", "")
+    out = workdir / ("dhclient-%s.env" % tag)
+    out.unlink(missing_ok=True)
+    conf = workdir / ("dhclient-%s.conf" % tag)
+    conf.write_text(DHCLIENT_CONF % ", ".join(request))
+    script = workdir / "dhclient-script.sh"
+    script.write_text('#!/bin/sh\ncase "$reason" in BOUND|REBOOT) env > "%s.tmp" && mv "%s.tmp" "%s";; esac\nexit 0\n' % (out, out, out))
+    script.chmod(0o755)
+    leases = workdir / ("dhclient-%s.leases" % tag)
+    leases.unlink(missing_ok=True)
+    log = workdir / ("dhclient-%s.log" % tag)
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, "/sbin/dhclient", "-4", "-1", "-d", "-v", "-cf", str(conf),
+                                 "-lf", str(leases), "-pf", str(workdir / ("dhclient-%s.pid" % tag)), "-sf", str(script),
+                                 lab.client_if], stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        _stop(proc)
+    if not out.exists():
+        raise AssertionError("dhclient (%s) got no lease:\n%s" % (mac, log.read_text(errors="replace")[-2000:]))
+    env = _env_file(out)
+    opt150 = env.get("new_algo_tftp_servers")
+    return Reply(ip=env.get("new_ip_address"), opt66=env.get("new_tftp_server_name"), opt160=env.get("new_algo_provisioning_url"),
+                 opt150=opt150.split() if opt150 else None, raw=env)
+
+
+def role_playbook(path: Path) -> Path:
+    path.write_text("- name: Role voip.algo.dhcp\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: voip.algo.dhcp\n")
+    return path
