@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 REPO       := $(abspath .)
 PYTHON     ?= python3.11
-PYTHON312  ?= python3.12
+PYTHON312  ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 REQS       := tests/requirements.txt
 REQS312    := tests/requirements-newest.txt
 CACHE      ?= $(HOME)/.cache/voip.algo
