@@ -15,85 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from _netns import Lab, sh, stop as _stop, wait_for_log as _wait_for
+
 SERVER_IP = "10.199.1.1"
 NETWORK = "10.199.1.0/24"
 
 
-def sh(*argv: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s %s" % (" ".join(argv), proc.returncode, proc.stdout, proc.stderr))
-    return proc
-
-
-@dataclass
-class Lab:
-    server_ns: str
-    client_ns: str
-    server_if: str
-    client_if: str
-
-    def create(self) -> None:
-        self.destroy()
-        sh("ip", "netns", "add", self.server_ns)
-        sh("ip", "netns", "add", self.client_ns)
-        sh("ip", "link", "add", self.server_if, "type", "veth", "peer", "name", self.client_if)
-        sh("ip", "link", "set", self.server_if, "netns", self.server_ns)
-        sh("ip", "link", "set", self.client_if, "netns", self.client_ns)
-        sh("ip", "-n", self.server_ns, "addr", "add", SERVER_IP + "/24", "dev", self.server_if)
-        for ns, dev in ((self.server_ns, self.server_if), (self.client_ns, self.client_if)):
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-
-    def destroy(self) -> None:
-        for ns in (self.server_ns, self.client_ns):
-            sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "link", "del", self.server_if, check=False)
-
-
 def make_lab() -> Lab:
-    tag = "%05d" % (os.getpid() % 100000)
-    return Lab(server_ns="vadh-%s-s" % tag, client_ns="vadh-%s-c" % tag, server_if="vadh%ss" % tag, client_if="vadh%sc" % tag)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _wait_for(log: Path, needle: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if needle in text:
-            return
-        if proc.poll() is not None:
-            raise AssertionError("%s exited with %s:\n%s" % (what, proc.returncode, text[-3000:]))
-        time.sleep(0.1)
-    raise AssertionError("%s did not log %r within %ss:\n%s" % (what, needle, timeout, log.read_text(errors="replace")[-3000:]))
-
-
-@contextlib.contextmanager
-def dhcpd(lab: Lab, config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The real ISC dhcpd in the server namespace, foreground, logging to workdir/dhcpd.log."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    leases = workdir / "dhcpd.leases"
-    leases.touch()
-    log = workdir / "dhcpd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["ip", "netns", "exec", lab.server_ns, "/usr/sbin/dhcpd", "-f", "-d", "-4", "-cf", str(config),
-                                 "-lf", str(leases), "-pf", str(workdir / "dhcpd.pid"), lab.server_if],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        _wait_for(log, "Sending on", proc, "dhcpd")
-        yield proc
-    finally:
-        _stop(proc)
+    return Lab.make("vadh", SERVER_IP)
 
 
 @contextlib.contextmanager

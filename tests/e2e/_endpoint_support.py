@@ -10,16 +10,16 @@ Namespaces (DHCP step): ``vaep-<pid>-s`` / ``vaep-<pid>-c`` with 10.198.1.0/24.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from _netns import Lab, sh, stop as _stop
 
 TFTP_PORT, FTP_PORT, HTTP_PORT, HTTPS_PORT = 27569, 27521, 27580, 27543
 PASSIVE = [27530, 27539]
@@ -27,13 +27,6 @@ SIP_BASE = 27600
 FTP_USER, FTP_PASSWORD = "algoprov", "Ftp-Pw-4711"
 HTTP_USER, HTTP_PASSWORD = "prov", "Https-Pw-4711"
 DHCP_SERVER_IP, DHCP_NETWORK = "10.198.1.1", "10.198.1.0/24"
-
-
-def sh(*argv: str, check: bool = True, timeout: float = 30, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
-    if check and proc.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s %s" % (" ".join(argv), proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 def make_pki(directory: Path) -> dict[str, str]:
@@ -208,64 +201,6 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 # -- DHCP step: namespaces, dhcpd from the voip.algo.dhcp role, a real dhclient ---------------------------------------
-@dataclass
-class Lab:
-    server_ns: str
-    client_ns: str
-    server_if: str
-    client_if: str
-
-    @classmethod
-    def make(cls) -> "Lab":
-        tag = "%05d" % (os.getpid() % 100000)
-        return cls("vaep-%s-s" % tag, "vaep-%s-c" % tag, "vaep%ss" % tag, "vaep%sc" % tag)
-
-    def create(self) -> None:
-        self.destroy()
-        sh("ip", "netns", "add", self.server_ns)
-        sh("ip", "netns", "add", self.client_ns)
-        sh("ip", "link", "add", self.server_if, "type", "veth", "peer", "name", self.client_if)
-        sh("ip", "link", "set", self.server_if, "netns", self.server_ns)
-        sh("ip", "link", "set", self.client_if, "netns", self.client_ns)
-        sh("ip", "-n", self.server_ns, "addr", "add", DHCP_SERVER_IP + "/24", "dev", self.server_if)
-        for ns, dev in ((self.server_ns, self.server_if), (self.client_ns, self.client_if)):
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-
-    def destroy(self) -> None:
-        for ns in (self.server_ns, self.client_ns):
-            sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "link", "del", self.server_if, check=False)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def dhcpd(lab: Lab, config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    leases = workdir / "dhcpd.leases"
-    leases.touch()
-    log = workdir / "dhcpd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["ip", "netns", "exec", lab.server_ns, "/usr/sbin/dhcpd", "-f", "-d", "-4", "-cf",
-                                 str(config), "-lf", str(leases), "-pf", str(workdir / "dhcpd.pid"), lab.server_if],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "Sending on" in log.read_text(errors="replace") or proc.poll() is not None, 10, "dhcpd")
-        if proc.poll() is not None:
-            raise AssertionError("dhcpd exited: " + log.read_text(errors="replace")[-2000:])
-        yield proc
-    finally:
-        _stop(proc)
-
-
 DHCLIENT_CONF = """option algo-tftp-servers code 150 = array of ip-address;
 option algo-provisioning-url code 160 = text;
 request subnet-mask, routers, tftp-server-name, algo-tftp-servers, algo-provisioning-url;

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from _dhcp_support import NETWORK, SERVER_IP, dhclient, dhcpd, kea, make_lab, role_playbook, sh, udhcpc
+from _dhcp_support import NETWORK, SERVER_IP, dhclient, kea, make_lab, role_playbook, udhcpc
+from _netns import dhcpd, sh
 
 ALGO_POOL_MAC = "00:22:ee:00:00:01"
 ALGO_POOL_MAC2 = "00:22:ee:00:00:02"

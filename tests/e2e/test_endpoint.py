@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from _netns import Lab, dhcpd
 from _endpoint_support import (
     DHCP_PLAYBOOK,
+    DHCP_SERVER_IP,
     FTP_PASSWORD,
     FTP_PORT,
     FTP_USER,
@@ -27,11 +29,9 @@ from _endpoint_support import (
     HTTPS_PORT,
     TFTP_PORT,
     Device,
-    Lab,
     collection_root,
     dhclient,
     dhcp_role_vars,
-    dhcpd,
     import_collection,
     make_pki,
     remove_tree,
@@ -272,7 +272,7 @@ def test_two_stage_tftp_then_ftp(site, playbook_runner):
 def test_dhcp_options_from_a_real_dhcp_exchange(site, playbook_runner):
     if os.system("ip netns list >/dev/null 2>&1") != 0:
         pytest.fail("ip netns does not work here")
-    lab = Lab.make()
+    lab = Lab.make("vaep", DHCP_SERVER_IP)
     workdir = site.work / "dhcp"
     workdir.mkdir()
     lab.create()
