@@ -1,0 +1,229 @@
+# Copyright (c) voip.algo developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Start a real provisioning server (tftpd-hpa, nginx, vsftpd) with the voip.algo.provisioning_server role.
+
+Other end-to-end tests reuse this::
+
+    from _server_support import deploy_server
+
+    server = deploy_server(playbook_runner, accounts, ports={"tftp": 26169, ...}, prefix="ipc")
+    try:
+        ... server.urls["http"] ...
+    finally:
+        server.stop()
+
+The role runs in ``provisioning_server_service_mode: standalone`` with its config, pid and log files below one base
+directory, so several servers (one per test module) can run side by side: give each its own ports (127.0.0.1 only)
+and its own ``prefix`` (used for the FTP system user). ``stop()`` kills the daemons by their pid files, waits for
+them, deletes the FTP user and removes the base directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORTS = {"tftp": 26069, "http": 26080, "https": 26443, "ftp": 26021, "pasv_min": 26030, "pasv_max": 26039}
+PID_FILES = ("tftpd.pid", "nginx.pid", "vsftpd.pid")
+DAEMONS = ("in.tftpd", "nginx", "vsftpd")
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_pki(directory: Path, client_cn: str = "algo-0022ee0e0301") -> dict[str, str]:
+    """A lab CA with a server certificate (localhost, 127.0.0.1) and a client certificate issued by it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    d = str(directory)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt",
+             "-days", "2", "-subj", "/CN=voip.algo test CA")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    _openssl("x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
+             "-CAcreateserial", "-copy_extensions", "copyall", "-out", f"{d}/server.crt", "-days", "2")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/client.key", "-out", f"{d}/client.csr",
+             "-subj", f"/CN={client_cn}")
+    _openssl("x509", "-req", "-in", f"{d}/client.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
+             "-CAcreateserial", "-out", f"{d}/client.crt", "-days", "2")
+    for name in ("ca.key", "server.key", "client.key"):
+        os.chmod(f"{d}/{name}", 0o600)
+    return {name: f"{d}/{name}" for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+
+
+@dataclass
+class ServerDeployment:
+    """A running provisioning server made by :func:`deploy_server`."""
+
+    base: Path
+    root: Path
+    ports: dict[str, int]
+    urls: dict[str, str]
+    pki: dict[str, str]
+    extra_vars: dict[str, t.Any]
+    playbook: Path
+    ftp_user: str
+    ftp_password: str
+    run_output: str = ""
+    stopped: bool = field(default=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.base / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.base / "log"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.base / "etc"
+
+    def rerun(self, playbook_runner: t.Callable[..., subprocess.CompletedProcess], **overrides: t.Any) -> subprocess.CompletedProcess:
+        """Apply the role again with the same variables (plus ``overrides``)."""
+        extra = dict(self.extra_vars)
+        extra.update(overrides)
+        return playbook_runner(self.playbook, extra)
+
+    def stop(self) -> None:
+        """Stop every daemon of this server (by pid file), delete the FTP user and remove the base directory."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for name in PID_FILES:
+            stop_pidfile(self.run_dir / name)
+        subprocess.run(["userdel", self.ftp_user], capture_output=True, check=False, timeout=30)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def stop_pidfile(pidfile: Path, timeout: float = 10.0) -> None:
+    """TERM the process named by ``pidfile``, then KILL it when it outlives ``timeout`` seconds."""
+    try:
+        pid = int(pidfile.read_text(encoding="ascii").split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return
+    if pid <= 1 or not _alive(pid):
+        return
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return
+    if os.path.basename(exe) not in DAEMONS:  # a stale pid file whose number now belongs to another process
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def deploy_server(playbook_runner: t.Callable[..., subprocess.CompletedProcess], accounts: list[dict[str, t.Any]], *,
+                  ports: dict[str, int] | None = None, prefix: str = "h3", ftp_password: str = "Ftp-Pw-4711",
+                  ftp_tls: str = "optional", mtls: bool = True, protocols: t.Iterable[str] = ("tftp", "http", "https", "ftp"),
+                  extra_vars: dict[str, t.Any] | None = None, ip_check: bool = False,
+                  base_dir: str | os.PathLike[str] | None = None) -> ServerDeployment:
+    """Apply voip.algo.provisioning_server to localhost (standalone daemons on 127.0.0.1) and return the server.
+
+    ``accounts`` are role accounts (their ``provisioning_url`` should point at the ports given here). ``ports`` overrides
+    DEFAULT_PORTS (keys tftp, http, https, ftp, pasv_min, pasv_max). With ``mtls`` the HTTPS server requires a client
+    certificate from the generated CA (``server.pki['client.crt']``/``['client.key']``). The base directory is made
+    under /tmp with mode 0755 (pytest's tmp_path sits below a 0700 directory that www-data cannot traverse). On failure
+    of the playbook the daemons already started are stopped before the AssertionError propagates.
+    """
+    ports = {**DEFAULT_PORTS, **(ports or {})}
+    enabled = set(protocols)
+    base = Path(tempfile.mkdtemp(prefix=f"algo-srv-{prefix}-", dir=base_dir or "/tmp"))
+    os.chmod(base, 0o755)
+    pki = make_pki(base / "pki")
+    ftp_user = f"algo{prefix}ftp"[:32]
+    address = "127.0.0.1"
+    extra: dict[str, t.Any] = {
+        "provisioning_server_root": str(base / "srv"),
+        "provisioning_server_accounts": accounts,
+        "provisioning_server_service_mode": "standalone",
+        "provisioning_server_config_dir": str(base / "etc"),
+        "provisioning_server_run_dir": str(base / "run"),
+        "provisioning_server_log_dir": str(base / "log"),
+        "provisioning_server_install_packages": False,
+        "provisioning_server_manage_services": True,
+        "provisioning_server_tftp": {"enabled": "tftp" in enabled, "address": address, "port": ports["tftp"]},
+        "provisioning_server_http": {"enabled": "http" in enabled, "address": address, "port": ports["http"]},
+        "provisioning_server_https": {"enabled": "https" in enabled, "address": address, "port": ports["https"],
+                                      "certificate": pki["server.crt"], "private_key": pki["server.key"],
+                                      "client_ca": pki["ca.crt"] if mtls else ""},
+        "provisioning_server_ftp": {"enabled": "ftp" in enabled, "address": address, "port": ports["ftp"],
+                                    "user": ftp_user, "password": ftp_password, "tls": ftp_tls,
+                                    "passive_ports": [ports["pasv_min"], ports["pasv_max"]], "passive_address": address},
+        "provisioning_server_ip_check": {"enabled": ip_check},
+        "ansible_pipelining": True,  # no temporary module files per task: a role run takes about a third less time
+    }
+    if extra_vars:
+        extra.update(extra_vars)
+    playbook = base / "server.yml"
+    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
+                        "  roles:\n    - voip.algo.provisioning_server\n"
+                        "  post_tasks:\n    - name: Changed devices\n      ansible.builtin.debug:\n"
+                        "        msg: \"CHANGED-DEVICES {{ provisioning_server_changed_devices | to_json }}\"\n",
+                        encoding="utf-8")
+    server = ServerDeployment(base=base, root=base / "srv", ports=ports, pki=pki, extra_vars=extra, playbook=playbook,
+                              ftp_user=ftp_user, ftp_password=ftp_password, urls={
+                                  "tftp": f"tftp://{address}:{ports['tftp']}",
+                                  "http": f"http://{address}:{ports['http']}",
+                                  "https": f"https://{address}:{ports['https']}",
+                                  "ftp": f"ftp://{address}:{ports['ftp']}",
+                              })
+    try:
+        proc = playbook_runner(playbook, extra)
+    except BaseException:
+        server.stop()
+        raise
+    server.run_output = proc.stdout
+    return server
+
+
+def changed_devices(output: str) -> list[str]:
+    """The MACs the role reported in ``provisioning_server_changed_devices`` (printed by the deploy playbook)."""
+    for line in output.splitlines():
+        if "CHANGED-DEVICES " in line:
+            return json.loads(line.split("CHANGED-DEVICES ", 1)[1].rstrip().rstrip('"').replace('\\"', '"'))
+    raise AssertionError("no CHANGED-DEVICES line in the output")
+
+
+def recap(output: str) -> dict[str, int]:
+    """Counts of the PLAY RECAP line of localhost (ok, changed, failed, ...)."""
+    for line in output.splitlines():
+        if line.startswith("localhost") and "ok=" in line:
+            return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
+    raise AssertionError("no PLAY RECAP in the output:\n" + output[-3000:])
+
+
+def write_vars(path: Path, data: dict[str, t.Any]) -> Path:
+    """Dump variables as JSON (handy to re-run a failing deployment by hand with ``-e @file``)."""
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
