@@ -6,6 +6,9 @@
 collection_env
     Session fixture: builds a copy of the collection at <tmp>/ansible_collections/voip/algo and returns an
     environment (a dict) in which ansible-playbook finds it.
+_one_run_per_file (autouse)
+    Holds an exclusive lock per test file, so two runs of the same file on one machine (a developer and CI, or two
+    developers) wait for each other instead of fighting over its fixed ports, namespaces and daemons.
 playbook_runner
     Session fixture returning ``run(playbook, extra_vars=None, check=False, diff=False, check_rc=True,
     timeout=600)`` -> CompletedProcess.  ``playbook`` is a path, or the name of a collection playbook
@@ -13,6 +16,7 @@ playbook_runner
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +35,17 @@ def _copy_tree(dest: Path) -> None:
         rel = os.path.relpath(directory, REPO)
         return [n for n in names if os.path.normpath(os.path.join(rel, n)) in SKIP_PARTS or n in ("__pycache__", ".pytest_cache")]
     shutil.copytree(REPO, dest, ignore=ignore)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_run_per_file(request: pytest.FixtureRequest):
+    lock_path = Path("/tmp") / ("voip-algo-e2e-%s.lock" % request.module.__name__)
+    with open(lock_path, "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
