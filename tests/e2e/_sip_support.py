@@ -2,12 +2,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real SIP peers for the check_sync end-to-end tests: SIPp (Debian ``sip-tester``) UAS scenarios, a TLS front for
-SIPp (this SIPp build has no TLS), a silent UDP peer, and a tshark capture.
+SIPp (this SIPp build has no TLS), a silent UDP peer, a tshark capture, and a throw-away OpenSSH server (Debian
+``openssh-server``) for the ``delegate_to`` path, with a watcher that tells which process owned a client socket.
 
-Ports: 127.0.0.1, 25700-25799 (the check_sync e2e range).
+Ports: 127.0.0.1 and ::1, 25700-25799 (the check_sync e2e range); sshd 25900-25999.
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import socket
 import ssl
@@ -44,6 +47,10 @@ SCENARIOS = {
     # Answers every NOTIFY with 200 OK.
     "ok": '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="check-sync 200">\n'
           '  <recv request="NOTIFY">\n' + _CHECK + '  </recv>\n' + _send(200, "OK") + '</scenario>\n',
+    # 200 OK after 1.5 s: the sender's socket stays open long enough to see which process owns it.
+    "slow": '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="check-sync slow 200">\n'
+            '  <recv request="NOTIFY">\n' + _CHECK + '  </recv>\n  <pause milliseconds="1500"/>\n' + _send(200, "OK") +
+            '</scenario>\n',
 }
 
 
@@ -63,10 +70,12 @@ def auth_scenario(user: str, password: str, qop: bool) -> str:
 
 
 class Sipp:
-    """One SIPp UAS process on 127.0.0.1:<port>; ``messages()`` is SIPp's own message trace."""
+    """One SIPp UAS process on <address>:<port> (127.0.0.1 or ::1); ``messages()`` is SIPp's own message trace."""
 
-    def __init__(self, workdir: Path, name: str, scenario: str, port: int, transport: str = "u1") -> None:
+    def __init__(self, workdir: Path, name: str, scenario: str, port: int, transport: str = "u1",
+                 address: str = "127.0.0.1") -> None:
         self.workdir = workdir
+        self.address = address
         self.name = name
         self.port = port
         self.scenario = workdir / ("%s.xml" % name)
@@ -78,7 +87,7 @@ class Sipp:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Sipp":
-        cmd = [shutil.which("sipp") or "sipp", "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
+        cmd = [shutil.which("sipp") or "sipp", "-sf", str(self.scenario), "-i", self.address, "-p", str(self.port),
                "-t", self.transport, "-nostdin", "-timeout", "120s", "-trace_msg", "-message_file", str(self.msgfile),
                "-trace_logs", "-log_file", str(self.logfile), "-trace_err", "-error_file", str(self.errfile),
                "-max_recv_loops", "1000"]
@@ -88,7 +97,7 @@ class Sipp:
         while time.monotonic() < deadline:      # wait until SIPp holds the port
             if self.proc.poll() is not None:
                 raise RuntimeError("sipp %s exited: %s" % (self.name, self.proc.stderr.read().decode() if self.proc.stderr else ""))
-            if _port_busy(self.port, kind):
+            if _port_busy(self.port, kind, self.address):
                 return self
             time.sleep(0.05)
         raise RuntimeError("sipp %s did not bind %d" % (self.name, self.port))
@@ -112,12 +121,12 @@ class Sipp:
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
 
 
-def _port_busy(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as sock:
+def _port_busy(port: int, kind: int, address: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, kind) as sock:
         if kind == socket.SOCK_STREAM:
-            return sock.connect_ex(("127.0.0.1", port)) == 0
+            return sock.connect_ex((address, port)) == 0
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((address, port))
         except OSError:
             return True
         return False
@@ -312,3 +321,125 @@ class Capture:
             cmd += ["-e", name]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
         return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+class Sshd:
+    """A private OpenSSH server (``/usr/sbin/sshd -D``) on 127.0.0.1:<port> for root, key login only.
+
+    Everything lives in ``workdir``: host key, client key, authorized_keys, config, log. Nothing in /etc/ssh or
+    ~/.ssh is read or written (the client side is configured through the inventory: ``inventory_vars()``). Only
+    /run/sshd (sshd's privilege separation directory, required to exist) is created when missing, and removed again."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.dir = workdir / "sshd"
+        self.dir.mkdir(mode=0o700)
+        self.port = port
+        self.host_key = self.dir / "ssh_host_ed25519_key"
+        self.client_key = self.dir / "id_ed25519"
+        self.authorized = self.dir / "authorized_keys"
+        self.config = self.dir / "sshd_config"
+        self.logfile = self.dir / "sshd.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._made_run_dir = False
+
+    def start(self) -> "Sshd":
+        for key in (self.host_key, self.client_key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "voip.algo e2e", "-f", str(key)],
+                           check=True, capture_output=True, timeout=30)
+        self.authorized.write_text(Path(str(self.client_key) + ".pub").read_text())
+        self.authorized.chmod(0o600)
+        self.config.write_text("\n".join((
+            "Port %d" % self.port, "ListenAddress 127.0.0.1", "HostKey %s" % self.host_key,
+            "PidFile %s" % (self.dir / "sshd.pid"), "AuthorizedKeysFile %s" % self.authorized,
+            "PermitRootLogin prohibit-password", "PubkeyAuthentication yes", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "LogLevel VERBOSE",
+            "Subsystem sftp internal-sftp", "")))
+        if not os.path.isdir("/run/sshd"):
+            os.makedirs("/run/sshd", mode=0o755)
+            self._made_run_dir = True
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        subprocess.run([sshd, "-t", "-f", str(self.config)], check=True, capture_output=True, timeout=30)
+        self.proc = subprocess.Popen([sshd, "-D", "-p", str(self.port), "-f", str(self.config), "-E", str(self.logfile)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sshd exited: %s" % self.log())
+            if _port_busy(self.port, socket.SOCK_STREAM):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sshd did not listen on %d: %s" % (self.port, self.log()))
+
+    def inventory_vars(self, python: str, remote_tmp: Path) -> dict[str, str]:
+        return {
+            "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": str(self.port),
+            "ansible_user": "root", "ansible_ssh_private_key_file": str(self.client_key),
+            # no ControlPersist master left behind, no known_hosts written, no ~/.ssh/config read, no agent keys
+            "ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none",
+            "ansible_ssh_common_args": "-F /dev/null -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
+                                       "-o IdentitiesOnly=yes -o IdentityAgent=none",
+            "ansible_python_interpreter": python, "ansible_remote_tmp": str(remote_tmp),
+        }
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self._made_run_dir:
+            try:
+                os.rmdir("/run/sshd")
+            except OSError:
+                pass
+            self._made_run_dir = False
+
+
+def process_chain(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of pid and all its ancestors, from /proc (bounded: 64 levels)."""
+    chain = []
+    for dummy in range(64):
+        try:
+            stat = Path("/proc/%d/stat" % pid).read_text()
+        except OSError:
+            break
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        chain.append((pid, comm))
+        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if pid <= 1:
+            break
+    return chain
+
+
+class SocketOwners:
+    """Polls ``ss -uanp`` (iproute2) for UDP sockets connected to <address>:<port> and records, while the owner is
+    alive, its process chain: proves which process sent to a peer (the peer delays its answer so the socket lives)."""
+
+    def __init__(self, address: str, port: int, interval: float = 0.02) -> None:
+        self.dst = ("[%s]:%d" if ":" in address else "%s:%d") % (address, port)
+        self.interval = interval
+        self.owners: dict[int, list[tuple[int, str]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            out = subprocess.run(["ss", "-H", "-uanp", "dst", self.dst], capture_output=True, text=True, timeout=10,
+                                 check=False).stdout
+            for pid in {int(x) for x in re.findall(r"pid=(\d+)", out)}:
+                if pid not in self.owners:
+                    chain = process_chain(pid)
+                    if chain:
+                        self.owners[pid] = chain
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
