@@ -212,7 +212,7 @@ def local_address_for(host: str, port: int, source_address: t.Optional[str] = No
             if source_address:
                 sock.bind((source_address, 0))
             sock.connect(info[4])
-            return sock.getsockname()[0]
+            return str(sock.getsockname()[0]).partition("%")[0]   # no IPv6 zone ("fe80::1%eth0") in a SIP host
     except OSError:
         return source_address or "0.0.0.0"
 

@@ -9,6 +9,7 @@ dnspython's ``message`` / ``query``.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 import typing as t
@@ -65,9 +66,17 @@ def check_user(user: str, field_name: str = "user") -> str:
 
 
 def check_host(host: str, field_name: str = "host") -> str:
-    """Validate a host (name, IPv4, IPv6 with or without brackets)."""
+    """Validate a host (name, IPv4, IPv6 with or without brackets). A colon only appears in an IPv6 address:
+    ``192.0.2.1:5062`` is refused (the port is a separate option) instead of becoming ``[192.0.2.1:5062]``."""
     if not host or not _HOST_RE.match(host):
         raise ValueError("%s: %r is not a valid host" % (field_name, host))
+    bare = host[1:-1] if host.startswith("[") else host
+    if ":" in bare or bare != host:   # brackets only around an IPv6 address (RFC 3261 IPv6reference)
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise ValueError("%s: %r is neither a host name nor an IP address (give the port in port)"
+                             % (field_name, host)) from None
     return host
 
 

@@ -7,9 +7,11 @@ PRIVATE: this module may change at any time.
 
 UDP follows the RFC 3261 §17.1.2 non-INVITE client transaction: the request is retransmitted at Timer E (T1, doubling,
 capped at T2; T2 after a provisional response) until a final response or Timer F (64*T1 unless ``timeout`` is given).
-TCP and TLS send once and wait up to the same Timer F. A 401/407 is answered once with digest credentials (a new
-transaction: new branch, CSeq + 1). Many transactions run at once (``concurrency``), started at most ``rate`` per
-second. No threads, no processes: every socket is non-blocking in a single ``selectors`` loop.
+TCP and TLS send once and wait up to the same Timer F. A 401/407 is answered once with digest credentials
+(a new transaction: new branch, CSeq + 1). A name with several addresses (AAAA and A) is tried address by address
+while one is unreachable (ICMP unreachable, connection refused, no route), within the same Timer F. Many
+transactions run at once (``concurrency``), started at most ``rate`` per second. No threads, no processes: every
+socket is non-blocking in a single ``selectors`` loop.
 """
 from __future__ import annotations
 
@@ -111,6 +113,7 @@ class _Transaction:
         self.outcome = Outcome()
         self.sock: t.Any = None
         self.request: t.Optional[SipRequest] = None
+        self.addresses: t.List[t.Tuple[int, int, int, t.Any]] = []
         self.wire = b""
         self.out = b""          # stream bytes still to write
         self.inbuf = b""
@@ -137,7 +140,16 @@ class _Transaction:
         except socket.gaierror as exc:
             self.finish(ERROR_UNREACHABLE, "cannot resolve %s: %s" % (job.host, exc))
             return
-        family, socktype, proto, dummy, address = infos[0]
+        # every address of a name, in resolver order; the next one is tried when one is unreachable (RFC 3263 §4.3)
+        self.addresses = [(family, socktype, proto, address) for family, socktype, proto, dummy, address in infos]
+        self.open_next()
+
+    def open_next(self) -> None:
+        """Open a socket to the next address of the target and send (UDP) or connect (TCP, TLS)."""
+        opts = self.loop.options
+        job = self.job
+        family, socktype, proto, address = self.addresses.pop(0)
+        self.state = "new"
         try:
             self.sock = socket.socket(family, socktype, proto)
             self.sock.setblocking(False)
@@ -155,9 +167,10 @@ class _Transaction:
         if job.transport == "udp":
             self.build_request()
             self.loop.register(self, selectors.EVENT_READ)
-            self.send_datagram()
+            if not self.send_datagram():
+                return
             self.interval = opts.t1
-            self.set_deadline(min(self.started + opts.t1, self.timer_f))
+            self.set_deadline(min(self.loop.clock() + opts.t1, self.timer_f))
         else:
             self.state = "connecting"
             self.loop.register(self, selectors.EVENT_WRITE)
@@ -166,7 +179,9 @@ class _Transaction:
     def build_request(self) -> None:
         local = self.sock.getsockname()
         job = self.job
-        self.request = make_check_sync(job.host, job.port, job.user, job.transport, local[0], local[1], job.reboot)
+        # an IPv6 link-local source comes back as "fe80::1%eth0": the zone is not part of a SIP host
+        self.request = make_check_sync(job.host, job.port, job.user, job.transport, local[0].partition("%")[0], local[1],
+                                       job.reboot)
         self.wire = self.request.to_bytes()
         self.outcome.request = self.request.to_text()
 
@@ -185,15 +200,28 @@ class _Transaction:
         self.outcome.error = error
         self.outcome.msg = msg
         self.outcome.elapsed = round(self.loop.clock() - self.started, 4) if self.started else 0.0
+        self.close()
+        self.loop.finished(self)
+
+    def close(self) -> None:
         if self.sock is not None:
             self.loop.unregister(self)
             try:
                 self.sock.close()
             except OSError:
                 pass
-        self.loop.finished(self)
+            self.sock = None
 
     def fail_os(self, exc: OSError, during: str) -> None:
+        if self.addresses and not self.authenticated and not isinstance(exc, ssl.SSLError) \
+                and self.loop.clock() < self.timer_f:
+            # this address is unreachable (refused, no route, ICMP unreachable): try the name's next address
+            self.close()
+            self.request = None
+            self.out = self.inbuf = b""
+            self.proceeding = False
+            self.open_next()
+            return
         if isinstance(exc, ssl.SSLError):
             self.finish(ERROR_UNREACHABLE, "TLS %s failed: %s" % (during, getattr(exc, "verify_message", None) or exc))
         elif exc.errno in (errno.ECONNREFUSED,):
@@ -203,15 +231,17 @@ class _Transaction:
             self.finish(ERROR_UNREACHABLE, "%s: %s" % (during, exc.strerror or exc))
 
     # --- UDP -----------------------------------------------------------------------------------------------------------
-    def send_datagram(self) -> None:
+    def send_datagram(self) -> bool:
+        """Send (or resend) the request; False when the socket failed (the job finished or moved to another address)."""
         try:
             self.sock.send(self.wire)
         except (BlockingIOError, InterruptedError):
             pass  # counts as lost; Timer E resends
         except OSError as exc:
             self.fail_os(exc, "send")
-            return
+            return False
         self.outcome.attempts += 1
+        return True
 
     def on_timer(self, now: float) -> None:
         if self.done:
@@ -224,8 +254,7 @@ class _Transaction:
                         % (what, self.job.host, self.job.port, now - self.started, self.outcome.attempts))
             return
         if self.job.transport == "udp":
-            self.send_datagram()
-            if self.done:
+            if not self.send_datagram():
                 return
             opts = self.loop.options
             self.interval = opts.t2 if self.proceeding else min(self.interval * 2, opts.t2)
@@ -366,7 +395,8 @@ class _Transaction:
         now = self.loop.clock()
         self.timer_f = now + self.loop.options.timer_f   # a new client transaction
         if job.transport == "udp":
-            self.send_datagram()
+            if not self.send_datagram():
+                return
             self.interval = self.loop.options.t1
             self.set_deadline(min(now + self.interval, self.timer_f))
         else:

@@ -24,7 +24,8 @@ description:
     O(concurrency) bounds the transactions in flight and O(rate) the new NOTIFYs per second.
   - This is an action plugin. When the task runs with a C(local) connection (C(hosts=localhost),
     C(delegate_to=localhost)) the NOTIFYs leave from the controller; otherwise (for example C(delegate_to) a
-    server on the devices' network) the same code runs there as a module.
+    server on the devices' network, reached over C(ssh)) the options are validated on the controller and the same
+    code runs there as a module, so the NOTIFYs leave from that server. It needs Python 3.8 or newer there, nothing else.
   - Passwords never appear in the results; the password inside O(targets) is masked in the invocation.
 attributes:
   check_mode:
@@ -46,7 +47,10 @@ attributes:
 options:
   host:
     description:
-      - Address (IP or DNS name) of one device. Mutually exclusive with O(targets); one of them is required.
+      - Address of one device. Mutually exclusive with O(targets); one of them is required.
+      - An IPv4 address, an IPv6 address (with or without brackets, for example V(2001:db8::50) or V([2001:db8::50])), or
+        a DNS name; never with a port (use O(port)). A name with several addresses (AAAA and A records) is tried
+        address by address while one is unreachable, within O(timeout).
     type: str
   port:
     description:
@@ -87,7 +91,7 @@ options:
     elements: dict
     suboptions:
       host:
-        description: Address of the device.
+        description: Address of the device, as O(host).
         type: str
         required: true
       port:

@@ -2,23 +2,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """voip.algo.check_sync against real SIP peers: SIPp UAS scenarios (200 OK, 401 + verifyauth with and without qop),
-kernel packet drops (nftables), ICMP port unreachable, a silent peer, TCP, TLS with a test CA; tshark cross-checks the
-bytes on the wire. Ports: 127.0.0.1:25700-25729."""
+kernel packet drops (nftables), ICMP port unreachable, a silent peer, TCP, TLS with a test CA, IPv6 (SIPp on ::1);
+tshark cross-checks the bytes on the wire; a real OpenSSH server proves the ``delegate_to`` path (the module runs on
+the ssh host). Ports: 127.0.0.1 and ::1 :25700-25729, sshd 127.0.0.1:25922."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from _sip_support import SCENARIOS, Capture, NftDrop, SilentPeer, Sipp, TlsFront, auth_scenario, make_test_ca
+from _sip_support import SCENARIOS, Capture, NftDrop, SilentPeer, Sipp, SocketOwners, Sshd, TlsFront, auth_scenario, make_test_ca
 
 pytestmark = pytest.mark.skipif(not shutil.which("sipp") or not shutil.which("tshark") or not shutil.which("nft"),
                                 reason="needs sipp (sip-tester), tshark and nft")
 
 P_OK, P_AUTHQ, P_AUTH, P_DROP, P_TCP, P_TLS, P_SILENT, P_CLOSED, P_CHECK, P_WIRE = range(25700, 25710)
+P_SSH_SLOW, P_SSH_AUTH, P_SSH_V6, P_V6 = range(25710, 25714)
+P_SSHD = 25922
 PASSWORD = "s3cret-Pa55"
 
 
@@ -191,3 +196,110 @@ def test_collection_playbook_resyncs_an_account(peers, playbook_runner):
     wrong = playbook_runner("voip.algo.check_sync", {"provisioning_server_accounts": accounts, "check_sync_account": "nope"},
                             check_rc=False)
     assert wrong.returncode != 0 and "acme" in wrong.stdout
+
+
+def test_ipv6_loopback(lib, tmp_path):
+    """SIPp on [::1]: the Request-URI, Via and Contact carry the IPv6 address in brackets, and the 200 OK matches."""
+    sipp = Sipp(tmp_path, "v6", SCENARIOS["ok"], P_V6, address="::1").start()
+    try:
+        result = lib.run_check_sync({"targets": [{"host": "::1", "user": "4001"}, {"host": "[::1]", "user": "4002"}],
+                                     "port": P_V6, "t1": 0.2})
+    finally:
+        sipp.stop()
+    assert [(x["host"], x["status"], x["attempts"]) for x in result["notified"]] == [("::1", 200, 1), ("::1", 200, 1)]
+    messages = sipp.messages()
+    assert "NOTIFY sip:4001@[::1]:%d SIP/2.0" % P_V6 in messages and "NOTIFY sip:4002@[::1]:%d SIP/2.0" % P_V6 in messages
+    assert "Via: SIP/2.0/UDP [::1]:" in messages and "Contact: <sip:provisioner@[::1]:" in messages
+
+
+@pytest.fixture(scope="module")
+def ssh_host(tmp_path_factory):
+    """sshd on 127.0.0.1 plus the UAS the delegated task notifies (SIPp on 127.0.0.1 and on ::1)."""
+    if not os.path.exists("/usr/sbin/sshd") or not shutil.which("ss"):
+        pytest.skip("needs openssh-server and iproute2 (ss)")
+    work = tmp_path_factory.mktemp("checksync-ssh")
+    started = []
+    sshd = Sshd(work, P_SSHD)
+    try:
+        for name, scenario, port, address in (("slow", SCENARIOS["slow"], P_SSH_SLOW, "127.0.0.1"),
+                                              ("auth", auth_scenario("3002", PASSWORD, True), P_SSH_AUTH, "127.0.0.1"),
+                                              ("v6", SCENARIOS["ok"], P_SSH_V6, "::1")):
+            started.append(Sipp(work, "ssh-" + name, scenario, port, address=address).start())
+        sshd.start()
+        yield {"work": work, "sshd": sshd, "sipp": {s.name[4:]: s for s in started}}
+    finally:
+        sshd.stop()
+        for sipp in started:
+            sipp.stop()
+
+
+def _delegated_run(env, ssh_host, tmp_path, check):
+    remote_tmp = tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    inventory = {"all": {"hosts": {
+        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "sipserver": ssh_host["sshd"].inventory_vars(sys.executable, remote_tmp)}}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    targets = [
+        {"name": "slow", "host": "127.0.0.1", "port": P_SSH_SLOW, "user": "3001"},
+        {"name": "auth", "host": "127.0.0.1", "port": P_SSH_AUTH, "user": "3002", "password": PASSWORD},
+        {"name": "badpw", "host": "127.0.0.1", "port": P_SSH_AUTH, "user": "3002", "password": "wrong-" + PASSWORD},
+        {"name": "v6", "host": "[::1]", "port": P_SSH_V6, "user": "3003"},
+    ]
+    out = tmp_path / "result.json"
+    task = {"name": "notify", "voip.algo.check_sync": {"targets": targets, "t1": 2.0, "timeout": 8, "fail_on": "none"},
+            "delegate_to": "sipserver"}
+    playbook = _playbook(tmp_path / "play.json", task, out)
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"), "-vvv",
+           str(playbook)] + (["--check"] if check else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    (tmp_path / "ansible.out").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert list(remote_tmp.iterdir()) == []                 # the module's remote tmp dir was removed again
+    return proc, json.loads(out.read_text()), out
+
+
+def test_delegate_to_ssh_host(collection_env, ssh_host, tmp_path):
+    """delegate_to a host reached over a real ssh connection: the module (AnsiballZ) runs there and sends."""
+    sipp, sshd = ssh_host["sipp"], ssh_host["sshd"]
+    # check mode first: the module runs remotely in check mode and nothing reaches the peers
+    (tmp_path / "check").mkdir()
+    proc, result, out = _delegated_run(collection_env, ssh_host, tmp_path / "check", check=True)
+    assert "ESTABLISH SSH CONNECTION FOR USER: root" in proc.stdout and "AnsiballZ_check_sync.py" in proc.stdout
+    assert result["changed"] and result["counts"] == {"total": 4, "ok": 0, "failed": 0}
+    assert [x["request"].split("\r\n")[0] for x in result["notified"]] == [
+        "NOTIFY sip:3001@127.0.0.1:%d SIP/2.0" % P_SSH_SLOW, "NOTIFY sip:3002@127.0.0.1:%d SIP/2.0" % P_SSH_AUTH,
+        "NOTIFY sip:3002@127.0.0.1:%d SIP/2.0" % P_SSH_AUTH, "NOTIFY sip:3003@[::1]:%d SIP/2.0" % P_SSH_V6]
+    assert [s.received_notifies() for s in sipp.values()] == [0, 0, 0]
+    for text in (out.read_text(), proc.stdout, proc.stderr):
+        assert PASSWORD not in text
+    # for real, watching which process owns the socket that talks to the slow UAS (it answers after 1.5 s)
+    (tmp_path / "real").mkdir()
+    owners = SocketOwners("127.0.0.1", P_SSH_SLOW)
+    try:
+        proc, result, out = _delegated_run(collection_env, ssh_host, tmp_path / "real", check=False)
+    finally:
+        owners.stop()
+    by = {x["name"]: x for x in result["notified"]}
+    assert result["counts"] == {"total": 4, "ok": 3, "failed": 1}
+    for name in ("slow", "auth", "v6"):
+        assert (by[name]["ok"], by[name]["status"], by[name]["error"]) == (True, 200, None), by[name]
+    assert (by["slow"]["attempts"], by["auth"]["attempts"], by["v6"]["attempts"]) == (1, 2, 1)
+    assert by["slow"]["elapsed"] >= 1.4
+    assert (by["badpw"]["ok"], by["badpw"]["status"], by["badpw"]["error"]) == (False, 401, "auth_failed")
+    # the sender was a descendant of our sshd (python AnsiballZ <- sh <- sshd session <- sshd), not the controller
+    # (ansible-playbook is a child of this pytest process, never of sshd)
+    assert owners.owners, "no socket to the slow UAS was seen"
+    for chain in owners.owners.values():
+        pids = [pid for pid, dummy in chain]
+        assert sshd.proc.pid in pids and chain[0][1].startswith("python"), chain
+    assert "Accepted publickey for root" in sshd.log()
+    assert "AnsiballZ_check_sync.py" in proc.stdout and "PUT " in proc.stdout
+    # what the peers saw: digest verified by SIPp (right and wrong password), IPv6 Request-URI
+    assert sipp["slow"].received_notifies() == 1
+    assert "auth valid=true" in sipp["auth"].log() and "auth valid=false" in sipp["auth"].log()
+    assert "NOTIFY sip:3003@[::1]:%d SIP/2.0" % P_SSH_V6 in sipp["v6"].messages()
+    for text in (out.read_text(), proc.stdout, proc.stderr):
+        assert PASSWORD not in text
+    # masked in the module's invocation: twice in the raw JSON the ssh connection logs, twice in the task result
+    assert proc.stdout.count('"password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"') == 4

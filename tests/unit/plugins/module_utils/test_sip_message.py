@@ -50,10 +50,18 @@ def test_generated_ids_are_fresh_and_rfc3261():
     assert re.search(r";tag=[0-9a-f]{12}$", one.header("From"))
 
 
-@pytest.mark.parametrize("host", ["bad host", "a\r\nb", "", "x/y"])
+@pytest.mark.parametrize("host", ["bad host", "a\r\nb", "", "x/y", "192.0.2.1:5062", "phone.example:5060", "[::1",
+                                  "1:2:3", "[192.0.2.1]"])
 def test_bad_host_rejected(host):
     with pytest.raises(ValueError):
         m.make_check_sync(host)
+
+
+@pytest.mark.parametrize("host, uri", [("::1", "sip:1@[::1]:5060"), ("[2001:db8::1]", "sip:1@[2001:db8::1]:5060"),
+                                       ("::ffff:192.0.2.1", "sip:1@[::ffff:192.0.2.1]:5060"),
+                                       ("phone-1.example", "sip:1@phone-1.example:5060")])
+def test_good_hosts(host, uri):
+    assert m.make_check_sync(host, user="1").uri == uri
 
 
 @pytest.mark.parametrize("user", ["10 01", "a\r\nVia: x", "a@b", "<x>"])

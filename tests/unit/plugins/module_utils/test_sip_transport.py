@@ -206,6 +206,28 @@ def test_unresolvable_host():
     assert out.error == "unreachable" and "resolve" in out.msg
 
 
+@pytest.mark.parametrize("kind", ["udp", "tcp"])
+def test_next_address_when_one_is_unreachable(peer, monkeypatch, kind):
+    """A name with an AAAA and an A record: the first address refuses (ICMP port unreachable / TCP RST, or no IPv6 at
+    all), the second answers; the result is the second's 200 within the same Timer F."""
+    p = peer(25514, lambda i, r: [reply(r, 200, "OK")], kind)
+    stype, proto = (socket.SOCK_DGRAM, 17) if kind == "udp" else (socket.SOCK_STREAM, 6)
+    answers = [(socket.AF_INET6, stype, proto, "", ("::1", 25515, 0, 0)),
+               (socket.AF_INET, stype, proto, "", ("127.0.0.1", 25514))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, family=0, socktype=0, *a: list(answers))
+    [out] = send_check_sync([Job("dual.example", 25514, user="1001", transport=kind)], FAST)
+    assert (out.ok, out.status, out.error) == (True, 200, None), out
+    assert len(p.requests) == 1 and p.requests[0].startswith(b"NOTIFY sip:1001@dual.example:25514 SIP/2.0\r\n")
+    assert b"Via: SIP/2.0/%s 127.0.0.1:" % kind.upper().encode() in p.requests[0]   # the Via of the address used
+
+
+def test_every_address_unreachable(monkeypatch):
+    answers = [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("127.0.0.1", port)) for port in (25515, 25516)]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, family=0, socktype=0, *a: list(answers))
+    [out] = send_check_sync([Job("dual.example", 25515)], FAST)
+    assert (out.ok, out.error, out.attempts) == (False, "unreachable", 2) and "refused" in out.msg
+
+
 def test_tcp(peer):
     p = peer(25510, lambda i, r: [reply(r, 100, "Trying") + reply(r, 200, "OK")], "tcp")
     [out, refused] = send_check_sync([Job("127.0.0.1", 25510, user="1001", transport="tcp"),
