@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv venv312 collection system-deps sanity units integration lint e2e test-newest test build example bench
+.PHONY: help venv venv312 collection system-deps sanity units integration lint e2e test-newest test build example demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -83,6 +83,9 @@ build: collection ## ansible-galaxy collection build
 
 example: collection ## render the bundled example fleet into examples/out
 	cd $(REPO) && ansible-playbook -i localhost, -c local -e 'ansible_python_interpreter=$(BIN)/python' examples/fleet.yml
+
+demo: collection ## serve the example fleet on 127.0.0.1 with real daemons and boot virtual devices from it (root)
+	cd $(REPO) && ansible-playbook -i localhost, -c local -e 'ansible_python_interpreter=$(BIN)/python' examples/demo.yml
 
 bench: collection ## benchmarks (results go to the README by hand)
 	cd $(REPO) && $(BIN)/python bench/bench_provisioning_files.py
