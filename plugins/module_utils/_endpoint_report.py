@@ -318,8 +318,15 @@ class Analysis:
                 report.add("generic_and_incremental", "%s and %s are both present: the device uses only %s; files are "
                            "never combined" % (full, inc, first))
         if dev_inc and gen_full and state.config_name == dev_inc:
-            report.add("generic_and_incremental", "%s (incremental) and %s (generic) are both present: the device uses "
-                       "only %s, the generic settings never reach it" % (dev_inc, gen_full, dev_inc))
+            applied = [(p.get("config") or {}).get("name") for p in result.passes
+                       if (p.get("config") or {}).get("outcome") == "applied"]
+            if gen_full in applied:  # the generic file turned Partial Provisioning on, then the -i file took over
+                report.add("generic_and_incremental", "%s (incremental) and %s (generic) are both present: the device "
+                           "applied %s once and now uses only %s, so later changes to %s no longer reach it"
+                           % (dev_inc, gen_full, gen_full, dev_inc, gen_full))
+            else:
+                report.add("generic_and_incremental", "%s (incremental) and %s (generic) are both present: the device "
+                           "uses only %s, the generic settings never reach it" % (dev_inc, gen_full, dev_inc))
         # the file used and why
         used = state.config_name
         if report.intended:

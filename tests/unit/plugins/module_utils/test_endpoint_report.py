@@ -189,3 +189,14 @@ def test_incremental_device_file_with_generic_file(tmp_path):
     write(tmp_path, "algom%s.conf" % MAC, conf(a_b="1"))
     write(tmp_path, "algop8188-i.conf", conf(a_b="2"))
     assert "generic_and_incremental" not in codes(analyse(str(tmp_path), [in_service]), MAC)
+
+
+def test_generic_file_that_starts_an_incremental_device_is_explained(tmp_path):
+    # factory-new device: no Partial Provisioning, so it applies the generic full file first, which turns it on;
+    # on the next boot it reads its own -i file, and from then on the generic file no longer reaches it
+    write(tmp_path, "algom%s-i.conf" % MAC, conf(a_b="1", prov_use="1", prov_i="1"))
+    write(tmp_path, "algop8188.conf", conf(a_b="2", prov_use="1", prov_i="1"))
+    result = analyse(str(tmp_path), [dict(DEVICE)])
+    assert result["devices"][0]["file"] == "algom%s-i.conf" % MAC
+    messages = [p["message"] for p in result["problems"] if p["code"] == "generic_and_incremental" and p.get("device") == MAC]
+    assert len(messages) == 1 and "applied algop8188.conf once" in messages[0], messages
