@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the DHCP side: voip.algo.dhcp_options (values to enter on any DHCP server), voip.algo.dhcp_config
-(the configuration role voip.algo.dhcp writes) and voip.algo.dhcp_warn (turns a list of messages into warnings)."""
+(the configuration role voip.algo.dhcp writes), voip.algo.dhcp_include (a site configuration with the include line of
+the role's snippet) and voip.algo.dhcp_warn (turns a list of messages into warnings)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ansible.utils.display import Display
 from ansible_collections.voip.algo.plugins.module_utils._dhcp import (
     AlgoOptions,
     build_config,
+    insert_include,
     option_warnings,
     options_from_url,
     resolve_options,
@@ -54,6 +56,15 @@ def dhcp_config(params: t.Any) -> t.Dict[str, t.Any]:
         raise AnsibleFilterError("voip.algo.dhcp_config: %s" % exc) from None
 
 
+def dhcp_include(text: t.Any, snippet: str, backend: str = "isc", include_as: t.Optional[str] = None,
+                 site: str = "site configuration") -> str:
+    """The site's configuration with the line that includes the snippet (see module_utils/_dhcp.insert_include)."""
+    try:
+        return insert_include(text, backend, snippet, include_as or None, site)
+    except AlgoValidationError as exc:
+        raise AnsibleFilterError("voip.algo.dhcp_include: %s" % exc) from None
+
+
 def dhcp_warn(messages: t.Any, prefix: str = "voip.algo.dhcp") -> int:
     """Emit every message as an Ansible warning; returns how many were emitted."""
     if isinstance(messages, str):
@@ -69,4 +80,5 @@ class FilterModule:
     """voip.algo DHCP filters."""
 
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"dhcp_options": dhcp_options, "dhcp_config": dhcp_config, "dhcp_warn": dhcp_warn}
+        return {"dhcp_options": dhcp_options, "dhcp_config": dhcp_config, "dhcp_include": dhcp_include,
+                "dhcp_warn": dhcp_warn}

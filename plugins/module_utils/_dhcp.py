@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import subprocess
+import tempfile
 import typing as t
 from dataclasses import dataclass, field as dc_field
 
@@ -772,6 +775,125 @@ def kea_snippet_wrapper(snippet: str) -> str:
     """A minimal configuration around a snippet, for ``kea-dhcp4 -t``."""
     return ('{"Dhcp4": {\n%s,\n"interfaces-config": {"interfaces": []},\n'
             '"lease-database": {"type": "memfile", "persist": false}\n}}\n' % snippet)
+
+
+# --------------------------------------------------------------------------------------------------- include
+
+INCLUDE_COMMENT = "voip.algo: Algo DHCP options (role voip.algo.dhcp)"
+_KEA_DHCP4_OPEN = re.compile(r'^[ \t]*"Dhcp4"[ \t]*:[ \t]*\{[ \t]*(?:(?://|#).*)?$')
+
+
+def include_line(backend: str, snippet: str) -> str:
+    """The line that includes ``snippet`` into the site's configuration (ISC ``include``, Kea ``<?include?>``)."""
+    if not isinstance(snippet, str) or not snippet.startswith("/") or any(c in snippet for c in '"\r\n\0'):
+        raise AlgoValidationError("include: %r is not an absolute path without quotes or line breaks" % (snippet,))
+    if backend == "isc":
+        return 'include "%s";' % snippet
+    if backend == "kea":
+        return '<?include "%s"?>,' % snippet
+    raise AlgoValidationError("backend: %r is not one of %s" % (backend, ", ".join(BACKENDS)))
+
+
+def _include_pattern(backend: str, snippet: str) -> re.Pattern[str]:
+    path = re.escape(snippet)
+    if backend == "isc":
+        return re.compile(r'^[ \t]*include[ \t]+"%s"[ \t]*;.*$' % path)
+    return re.compile(r'^[ \t]*<\?include[ \t]+"%s"[ \t]*\?>[ \t]*,?.*$' % path)
+
+
+def insert_include(text: str, backend: str, snippet: str, include_as: t.Optional[str] = None, site: str = "site configuration") -> str:
+    """The site's configuration ``text`` with the include line of ``snippet``.
+
+    A line that already includes ``snippet`` is kept where it is (rewritten to include ``include_as`` when given: the
+    role checks a temporary copy that includes a temporary snippet); otherwise the line is added, for ISC at the top of
+    the file (before any use of the options the snippet defines), for Kea right after the line that opens
+    ``"Dhcp4": {``, as its first member.  Unchanged text when the line is already there: the result is idempotent."""
+    if not isinstance(text, str):
+        raise AlgoValidationError("%s: expected text" % site)
+    line = include_line(backend, include_as or snippet)
+    pattern = _include_pattern(backend, snippet)
+    lines = text.splitlines()
+    found = [i for i, current in enumerate(lines) if pattern.match(current)]
+    if found:
+        indent = lines[found[0]][:len(lines[found[0]]) - len(lines[found[0]].lstrip())]
+        if include_as is None:
+            return text
+        lines[found[0]] = indent + line
+    elif backend == "isc":
+        lines[0:0] = ["# " + INCLUDE_COMMENT, line]
+    else:
+        opens = [i for i, current in enumerate(lines) if _KEA_DHCP4_OPEN.match(current)]
+        if not opens:
+            raise AlgoValidationError('%s: no line that opens "Dhcp4": { (alone on its line) to put %s after; '
+                                      "add that line to the file yourself" % (site, line))
+        lines[opens[0] + 1:opens[0] + 1] = ["  # " + INCLUDE_COMMENT, "  " + line]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------- daemon check
+
+_CHECK_NOISE = re.compile(r"^(Internet Systems Consortium|Copyright|All rights reserved|For info, please visit|Config file:|"
+                          r"Database file:|PID file:)")
+
+
+def check_argv(backend: str, binary: str, path: str) -> t.List[str]:
+    """The daemon's configuration test: ``dhcpd -t -cf PATH`` or ``kea-dhcp4 -t PATH``."""
+    return [binary, "-t", "-cf", path] if backend == "isc" else [binary, "-t", path]
+
+
+def _run_check(backend: str, binary: str, path: str, env: t.Mapping[str, str]) -> t.Tuple[bool, t.List[str]]:
+    try:
+        proc = subprocess.run(check_argv(backend, binary, path), capture_output=True, text=True, env=dict(env), timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, ["%s: %s" % (binary, exc)]
+    lines = [line.strip() for line in (proc.stderr + "\n" + proc.stdout).splitlines()]
+    return proc.returncode == 0, [line for line in lines if line and not _CHECK_NOISE.match(line)]
+
+
+def check_with_daemon(backend: str, binary: str, config: t.Optional[str] = None, run_dir: t.Optional[str] = None,
+                      snippet: t.Optional[str] = None, snippet_path: t.Optional[str] = None,
+                      site_path: t.Optional[str] = None, validate: bool = True) -> t.Dict[str, t.Any]:
+    """Check ``config`` (what the role writes, or the validation copy of it) with the daemon's test mode on a temporary
+    copy; with ``site_path`` (snippet mode, dhcp_include_from) also check the site's whole configuration with the line
+    that includes a temporary copy of ``snippet``.  Nothing outside a temporary directory is written.
+
+    Returns ``config_ok``/``config_messages``, ``site_ok``/``site_messages`` (None without a site or without
+    ``validate``), ``site_config`` (the site's text with the include line of ``snippet_path``), ``site_changed``."""
+    result: t.Dict[str, t.Any] = {"config_ok": None, "config_messages": [], "site_ok": None, "site_messages": [],
+                                  "site_config": None, "site_changed": False}
+    site_text = None
+    if site_path:
+        if not snippet_path or snippet is None:
+            raise AlgoValidationError("include: snippet and snippet_path are required with a site configuration")
+        try:
+            with open(site_path, "r", encoding="utf-8") as handle:
+                site_text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AlgoValidationError("dhcp_include_from: cannot read %s: %s" % (site_path, exc)) from None
+        result["site_config"] = insert_include(site_text, backend, snippet_path, site="dhcp_include_from " + site_path)
+        result["site_changed"] = result["site_config"] != site_text
+    if not validate:
+        return result
+    env = dict(os.environ)
+    if run_dir:
+        env.update(KEA_LOCKFILE_DIR=run_dir, KEA_PIDFILE_DIR=run_dir)
+    with tempfile.TemporaryDirectory(prefix="voip-algo-dhcp-") as tmp:
+        if config is not None:
+            path = os.path.join(tmp, "check.conf")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(config)
+            result["config_ok"], result["config_messages"] = _run_check(backend, binary, path, env)
+            if not result["config_ok"]:
+                return result
+        if site_text is not None and snippet_path:
+            copy = os.path.join(tmp, "snippet.conf")
+            with open(copy, "w", encoding="utf-8") as handle:
+                handle.write(snippet or "")
+            site = os.path.join(tmp, "site.conf")
+            with open(site, "w", encoding="utf-8") as handle:
+                handle.write(insert_include(site_text, backend, snippet_path, include_as=copy, site="dhcp_include_from " + str(site_path)))
+            result["site_ok"], result["site_messages"] = _run_check(backend, binary, site, env)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------- plan

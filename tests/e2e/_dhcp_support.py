@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +131,65 @@ def dhclient(lab: Lab, mac: str, workdir: Path, request: tuple[str, ...] = ("tft
     opt150 = env.get("new_algo_tftp_servers")
     return Reply(ip=env.get("new_ip_address"), opt66=env.get("new_tftp_server_name"), opt160=env.get("new_algo_provisioning_url"),
                  opt150=opt150.split() if opt150 else None, raw=env)
+
+
+def netns_playbook(lab: Lab, env: dict[str, str], playbook: Path, variables: dict, check_rc: bool = True,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook run inside the server namespace: the role's service tasks start the daemon there through its
+    init script (no systemd here), and Kea's check of the site's configuration sees the namespace's interface."""
+    bindir = Path(sys.executable).parent
+    cmd = ["ip", "netns", "exec", lab.server_ns, str(bindir / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(variables), str(playbook)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if check_rc and proc.returncode != 0:
+        raise AssertionError("ansible-playbook failed (%d):\n%s\n%s" % (proc.returncode, proc.stdout[-5000:], proc.stderr[-2000:]))
+    return proc
+
+
+def kill_pid(pid: int, timeout: float = 10) -> None:
+    """Stop one process this test started (through an init script) by its id: TERM, then KILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as stat:
+                    if stat.read().rpartition(")")[2].split()[0] == "Z":
+                        return  # exited; its parent (the init of the machine) reaps it
+            except FileNotFoundError:
+                return
+            time.sleep(0.05)
+
+
+class HostPaths:
+    """Save host paths before a test touches them and put them back afterwards: an existing path is moved aside (so
+    the test sees the role create it) and moved back; a path that did not exist is removed."""
+
+    def __init__(self, paths: tuple[str, ...], tag: str) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.tag = tag
+        self.saved: dict[Path, Path] = {}
+
+    def save(self) -> None:
+        for path in self.paths:
+            if path.exists() or path.is_symlink():
+                backup = path.with_name(path.name + "." + self.tag + "-saved")
+                if backup.exists():
+                    raise AssertionError("%s exists: a previous run did not restore %s" % (backup, path))
+                path.rename(backup)
+                self.saved[path] = backup
+
+    def restore(self) -> None:
+        for path in self.paths:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            if path in self.saved:
+                self.saved.pop(path).rename(path)
 
 
 def role_playbook(path: Path) -> Path:

@@ -6,21 +6,22 @@ udhcpc), in two network namespaces (vadh-*, 10.199.1.0/24).
 
 The role runs with dhcp_manage_services: false and writes into a temporary directory (role variables for every
 path); the test then starts the daemon itself inside the server namespace with exactly the file the role wrote.
-One test (ISC) runs the role with dhcp_manage_services: true inside the server namespace, so that the service module
-restarts isc-dhcp-server through its init script there.
+Two tests (ISC and Kea) run the role with dhcp_manage_services: true inside the server namespace, so that the service
+module starts and restarts isc-dhcp-server / kea-dhcp4-server through their init scripts there; every host file they
+touch is saved before and put back afterwards.
 """
 from __future__ import annotations
 
-import json
+import os
+import pwd
 import shutil
-import subprocess
-import sys
+import stat
 from pathlib import Path
 
 import pytest
 
-from _dhcp_support import NETWORK, SERVER_IP, dhclient, kea, make_lab, role_playbook, udhcpc
-from _netns import dhcpd, sh
+from _dhcp_support import NETWORK, SERVER_IP, HostPaths, dhclient, kea, kill_pid, make_lab, netns_playbook, role_playbook, udhcpc
+from _netns import dhcpd
 
 ALGO_POOL_MAC = "00:22:ee:00:00:01"
 ALGO_POOL_MAC2 = "00:22:ee:00:00:02"
@@ -47,6 +48,24 @@ def lab():
         lab.destroy()
 
 
+HOST_FILES = ("/etc/default/isc-dhcp-server", "/etc/default/kea-dhcp4-server", "/etc/dhcp/dhcpd.conf", "/etc/kea/kea-dhcp4.conf",
+              "/etc/dhcp/voip-algo-dhcpd.conf", "/etc/kea/voip-algo-dhcp4.json")
+
+
+def _snapshot() -> dict[str, bytes | None]:
+    return {name: Path(name).read_bytes() if Path(name).exists() else None for name in HOST_FILES}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_files_untouched():
+    """The tests point every path of the role at their own directories, or save and restore what they touch:
+    the host's DHCP files must be the same afterwards."""
+    before = _snapshot()
+    yield
+    changed = [name for name, data in _snapshot().items() if data != before[name]]
+    assert not changed, "host files changed by the DHCP tests: %s" % changed
+
+
 def role_vars(backend: str, lab, workdir: Path, **extra) -> dict:
     data = {
         "dhcp_backend": backend,
@@ -54,6 +73,7 @@ def role_vars(backend: str, lab, workdir: Path, **extra) -> dict:
         "dhcp_install_packages": False,
         "dhcp_config_file": str(workdir / ("dhcpd.conf" if backend == "isc" else "kea-dhcp4.conf")),
         "dhcp_isc_defaults_file": "",
+        "dhcp_kea_defaults_file": "",
         "dhcp_kea_state_dir": str(workdir / "kea-lib"),
         "dhcp_kea_run_dir": str(workdir / "kea-run"),
         "dhcp_kea_log_dir": str(workdir / "kea-log"),
@@ -166,7 +186,6 @@ def test_idempotent_check_mode_and_broken_value_keeps_old_config(backend, render
 
 
 SITE_ISC = """# site-managed dhcpd.conf
-include "{snippet}";
 authoritative;
 default-lease-time 600;
 subnet 10.199.1.0 netmask 255.255.255.0 {{
@@ -178,7 +197,6 @@ subnet 10.199.1.0 netmask 255.255.255.0 {{
 SITE_KEA = """{{
 # site-managed kea-dhcp4.conf
 "Dhcp4": {{
-  <?include "{snippet}"?>,
   "interfaces-config": {{ "interfaces": [ "{iface}" ], "dhcp-socket-type": "raw" }},
   "lease-database": {{ "type": "memfile", "persist": false }},
   "valid-lifetime": 600,
@@ -188,16 +206,37 @@ SITE_KEA = """{{
 }} }}
 """
 
+# valid alone, broken with the snippet: ISC, a statement dhcpd rejects; Kea, client classes of its own (the snippet has them)
+SITE_BREAK = {
+    "isc": ("default-lease-time 600;", "default-lease-time 600;\noption routers 10.199.1.300;", "10.199.1.300"),
+    "kea": ('"valid-lifetime": 600,', '"valid-lifetime": 600,\n  "client-classes": [ {{ "name": "phones", "test": "member(\'ALL\')" }} ],',
+            "duplicate client-classes entries in Dhcp4 map"),
+}
+
 
 @pytest.mark.parametrize("backend", ["isc", "kea"])
-def test_snippet_mode_included_from_site_config(backend, lab, playbook_runner, tmp_path):
+def test_snippet_mode_included_from_site_config(backend, lab, collection_env, tmp_path):
+    """dhcp_include_from: the role adds the include line to the site's own file (kept owner and mode), once; the real
+    daemon serves the options from that file; a site file the daemon rejects with the snippet is left as it was.
+    The role runs in the server namespace: Kea's check of the site's file needs its interface."""
     url = "http://10.199.1.1:8080/algo"
     snippet = tmp_path / ("voip-algo.conf" if backend == "isc" else "voip-algo.json")
-    variables = role_vars(backend, lab, tmp_path, dhcp_mode="snippet", dhcp_subnets=[], dhcp_config_file=str(snippet),
-                          dhcp_provisioning_url=url)
-    playbook_runner(role_playbook(tmp_path / "role.yml"), variables)
     site = tmp_path / ("dhcpd.conf" if backend == "isc" else "kea-dhcp4.conf")
-    site.write_text((SITE_ISC if backend == "isc" else SITE_KEA).format(snippet=snippet, iface=lab.server_if))
+    site_text = (SITE_ISC if backend == "isc" else SITE_KEA).format(iface=lab.server_if)
+    site.write_text(site_text)
+    site.chmod(0o640)
+    variables = role_vars(backend, lab, tmp_path, dhcp_mode="snippet", dhcp_subnets=[], dhcp_config_file=str(snippet),
+                          dhcp_provisioning_url=url, dhcp_include_from=str(site))
+    playbook = role_playbook(tmp_path / "role.yml")
+    netns_playbook(lab, collection_env, playbook, variables)
+    text = site.read_text()
+    line = 'include "%s";' % snippet if backend == "isc" else '  <?include "%s"?>,' % snippet
+    assert text.count(line) == 1, text
+    if backend == "isc":
+        assert text.splitlines()[1] == line and text.endswith(site_text), text
+    else:
+        assert text.splitlines()[text.splitlines().index('"Dhcp4": {') + 2] == line, text
+    assert stat.S_IMODE(site.stat().st_mode) == 0o640
     server = dhcpd if backend == "isc" else kea
     with server(lab, site, tmp_path / "daemon"):
         reply = dhclient(lab, ALGO_POOL_MAC, tmp_path)
@@ -206,6 +245,24 @@ def test_snippet_mode_included_from_site_config(backend, lab, playbook_runner, t
         reply = udhcpc(lab, OTHER_MAC, tmp_path, request=("tftp", "150", "160"))
         assert reply.ip and reply.ip.startswith("10.199.1.1")
         assert (reply.opt66, reply.opt160, reply.opt150) == (None, None, None), reply.raw
+    # idempotent: the line is not added twice
+    again = netns_playbook(lab, collection_env, playbook, variables)
+    assert "changed=0" in again.stdout, again.stdout[-2000:]
+    assert site.read_text() == text
+    # a fresh site file that the daemon rejects once the snippet is in: the role fails with the daemon's message,
+    # the site's file and the snippet stay as they were
+    old, new, message = SITE_BREAK[backend]
+    broken = site_text.replace(old, new.format())
+    assert broken != site_text
+    site.write_text(broken)
+    snippet_before = snippet.read_bytes()
+    proc = netns_playbook(lab, collection_env, playbook, dict(variables, dhcp_provisioning_url="tftp://10.199.1.1"), check_rc=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "rejected %s with the include line of the snippet" % site in output, output[-3000:]
+    assert message in output, output[-3000:]
+    assert site.read_text() == broken
+    assert snippet.read_bytes() == snippet_before
 
 
 @pytest.fixture
@@ -229,11 +286,8 @@ def test_isc_managed_service_in_namespace(lab, collection_env, isc_service_files
                           dhcp_isc_extra=['pid-file-name "%s";' % pidfile, 'lease-file-name "%s";' % (tmp_path / "leases")])
     (tmp_path / "leases").touch()
     playbook = role_playbook(tmp_path / "role.yml")
-    cmd = ["ip", "netns", "exec", lab.server_ns, str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-           "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(variables), str(playbook)]
     try:
-        proc = subprocess.run(cmd, env=collection_env, capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        proc = netns_playbook(lab, collection_env, playbook, variables)
         assert "Check the ISC DHCP configuration before restart" in proc.stdout
         assert "RUNNING HANDLER [voip.algo.dhcp : Restart the DHCP server]" in proc.stdout
         assert pidfile.exists(), proc.stdout[-3000:]
@@ -241,11 +295,75 @@ def test_isc_managed_service_in_namespace(lab, collection_env, isc_service_files
         reply = udhcpc(lab, ALGO_POOL_MAC, tmp_path)
         assert (reply.opt66, reply.opt160, reply.opt150) == (SERVER_IP, SUBNET_URL, POOL_150), reply.raw
     finally:
-        if pidfile.exists():
-            pid = pidfile.read_text().strip()
-            if pid.isdigit():
-                sh("kill", pid, check=False)
-                for _attempt in range(50):
-                    if not Path("/proc/%s" % pid).exists():
-                        break
-                    subprocess.run(["sleep", "0.1"], check=False)
+        if pidfile.exists() and pidfile.read_text().strip().isdigit():
+            kill_pid(int(pidfile.read_text().strip()))
+
+
+KEA_DIRS = ("/var/lib/kea", "/run/kea", "/var/log/kea")
+KEA_DEFAULTS = "/etc/default/kea-dhcp4-server"
+
+
+@pytest.fixture
+def kea_host_paths():
+    """Kea through its init script touches host paths: Kea's directories (moved aside when they exist, so that the
+    test sees the role create them), the init script's defaults file and its lock directory. All are put back."""
+    paths = HostPaths(KEA_DIRS + (KEA_DEFAULTS, "/run/lock/kea"), "vadh")
+    paths.save()
+    try:
+        yield paths
+    finally:
+        paths.restore()
+
+
+def kea_pids(config: Path) -> list[int]:
+    """kea-dhcp4 processes started with this test's configuration file (the init script starts exactly one)."""
+    pids = []
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                argv = (proc_dir / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[0] == b"/usr/sbin/kea-dhcp4" and str(config).encode() in argv:
+                pids.append(int(proc_dir.name))
+    return pids
+
+
+def test_kea_managed_service_in_namespace(lab, collection_env, kea_host_paths, tmp_path):
+    """dhcp_manage_services: true with Kea, the way sites without systemd run it: the role creates /var/lib/kea,
+    /run/kea and /var/log/kea (owned by _kea; only systemd's unit would), writes the init script's defaults (this
+    configuration file, the PID file kea-dhcp4 really writes), checks the file before the restart, and the service
+    module starts and restarts kea-dhcp4 through /etc/init.d/kea-dhcp4-server inside the server namespace."""
+    config = tmp_path / "kea-dhcp4.conf"
+    variables = role_vars("kea", lab, tmp_path, dhcp_manage_services=True, dhcp_config_file=str(config))
+    for key in ("dhcp_kea_defaults_file", "dhcp_kea_state_dir", "dhcp_kea_run_dir", "dhcp_kea_log_dir", "dhcp_kea_log_file", "dhcp_kea_control_socket",
+                "dhcp_config_group"):
+        variables.pop(key)  # the role's defaults: the host's real Kea directories
+    playbook = role_playbook(tmp_path / "role.yml")
+    try:
+        proc = netns_playbook(lab, collection_env, playbook, variables)
+        assert "TASK [voip.algo.dhcp : Enable and start the DHCP server]" in proc.stdout
+        assert "RUNNING HANDLER [voip.algo.dhcp : Check the Kea configuration before restart]" in proc.stdout
+        assert "RUNNING HANDLER [voip.algo.dhcp : Restart the DHCP server]" in proc.stdout
+        kea_uid = pwd.getpwnam("_kea").pw_uid
+        for directory in KEA_DIRS:
+            info = os.stat(directory)
+            assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (kea_uid, 0o750), directory
+        defaults = Path(KEA_DEFAULTS).read_text()
+        assert "DAEMON_ARGS='-c %s'" % config in defaults and "PIDFILE=/run/kea/kea-dhcp4.kea-dhcp4.pid" in defaults, defaults
+        # one kea-dhcp4, the restarted one, with the PID file the init script now watches
+        pids = kea_pids(config)
+        assert len(pids) == 1, pids
+        assert Path("/run/kea/kea-dhcp4.kea-dhcp4.pid").read_text().strip() == str(pids[0])
+        assert (config.stat().st_gid, stat.S_IMODE(config.stat().st_mode)) == (pwd.getpwnam("_kea").pw_gid, 0o640)
+        reply = udhcpc(lab, ALGO_POOL_MAC, tmp_path)
+        assert (reply.opt66, reply.opt160, reply.opt150) == (SERVER_IP, SUBNET_URL, POOL_150), reply.raw
+        assert "DHCP4_LEASE_ALLOC" in Path("/var/log/kea/kea-dhcp4.log").read_text(errors="replace")
+        # second run: nothing changes, the running server is left alone
+        again = netns_playbook(lab, collection_env, playbook, variables)
+        assert "changed=0" in again.stdout, again.stdout[-3000:]
+        assert "RUNNING HANDLER" not in again.stdout
+        assert kea_pids(config) == pids
+    finally:
+        for pid in kea_pids(config):
+            kill_pid(pid)

@@ -12,7 +12,7 @@ from ansible_collections.voip.algo.plugins.filter import dhcp_options as plugin
 
 
 def test_filters_are_registered():
-    assert set(plugin.FilterModule().filters()) == {"dhcp_options", "dhcp_config", "dhcp_warn"}
+    assert set(plugin.FilterModule().filters()) == {"dhcp_options", "dhcp_config", "dhcp_include", "dhcp_warn"}
 
 
 def test_dhcp_options_from_url_and_account():
@@ -63,3 +63,12 @@ def test_dhcp_warn(monkeypatch):
     assert seen[-1] == "three"
     with pytest.raises(AnsibleFilterError):
         plugin.dhcp_warn(5)
+
+
+def test_dhcp_include():
+    site = 'authoritative;\n'
+    text = plugin.dhcp_include(site, "/etc/dhcp/voip-algo-dhcpd.conf")
+    assert 'include "/etc/dhcp/voip-algo-dhcpd.conf";\nauthoritative;\n' in text
+    assert plugin.dhcp_include(text, "/etc/dhcp/voip-algo-dhcpd.conf") == text
+    with pytest.raises(AnsibleFilterError, match="voip.algo.dhcp_include: /etc/kea/k.conf: no line"):
+        plugin.dhcp_include("{}", "/etc/kea/s.json", "kea", site="/etc/kea/k.conf")

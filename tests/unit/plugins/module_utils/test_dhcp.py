@@ -15,6 +15,9 @@ from ansible_collections.voip.algo.plugins.module_utils._dhcp import (
     AlgoOptions,
     _isc_quote,
     build_config,
+    check_with_daemon,
+    include_line,
+    insert_include,
     isc_class_test,
     kea_class_test,
     option_hex,
@@ -331,3 +334,87 @@ def test_rendered_configuration_passes_daemon_check(backend, mode, class_only, t
     env = dict(os.environ, KEA_LOCKFILE_DIR=str(tmp_path), KEA_PIDFILE_DIR=str(tmp_path))
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ include from the site's file
+
+SITE_ISC = 'authoritative;\nsubnet 192.0.2.0 netmask 255.255.255.0 {\n  range 192.0.2.100 192.0.2.150;\n}\n'
+SITE_KEA = '// site\n{\n"Dhcp4": {\n  "interfaces-config": {"interfaces": []},\n  "lease-database": {"type": "memfile", "persist": false}\n}\n}\n'
+
+
+def test_include_line():
+    assert include_line("isc", "/etc/dhcp/a.conf") == 'include "/etc/dhcp/a.conf";'
+    assert include_line("kea", "/etc/kea/a.json") == '<?include "/etc/kea/a.json"?>,'
+    for bad in ("relative.conf", '/a"b', "/a\nb"):
+        with pytest.raises(AlgoValidationError, match="absolute path"):
+            include_line("isc", bad)
+
+
+def test_insert_include_isc_top_and_idempotent():
+    text = insert_include(SITE_ISC, "isc", "/etc/dhcp/voip-algo-dhcpd.conf")
+    lines = text.splitlines()
+    assert lines[1] == 'include "/etc/dhcp/voip-algo-dhcpd.conf";' and lines[0].startswith("# voip.algo")
+    assert text.endswith(SITE_ISC)
+    assert insert_include(text, "isc", "/etc/dhcp/voip-algo-dhcpd.conf") == text
+    # an include the site already has, anywhere, is kept where it is
+    own = SITE_ISC.replace("authoritative;\n", 'authoritative;\n  include "/etc/dhcp/voip-algo-dhcpd.conf"; # ours\n')
+    assert insert_include(own, "isc", "/etc/dhcp/voip-algo-dhcpd.conf") == own
+    # the checked copy includes the temporary snippet instead, at the same place
+    copy = insert_include(own, "isc", "/etc/dhcp/voip-algo-dhcpd.conf", include_as="/tmp/x.conf")
+    assert copy.splitlines()[1] == '  include "/tmp/x.conf";'
+    # a commented-out include does not count
+    commented = '# include "/etc/dhcp/voip-algo-dhcpd.conf";\n' + SITE_ISC
+    assert insert_include(commented, "isc", "/etc/dhcp/voip-algo-dhcpd.conf").count('\ninclude "/etc/dhcp/voip-algo-dhcpd.conf";') == 1
+
+
+def test_insert_include_kea_first_member_and_idempotent():
+    text = insert_include(SITE_KEA, "kea", "/etc/kea/voip-algo-dhcp4.json")
+    lines = text.splitlines()
+    assert lines[2] == '"Dhcp4": {' and lines[4] == '  <?include "/etc/kea/voip-algo-dhcp4.json"?>,'
+    assert insert_include(text, "kea", "/etc/kea/voip-algo-dhcp4.json") == text
+    copy = insert_include(text, "kea", "/etc/kea/voip-algo-dhcp4.json", include_as="/tmp/s.json")
+    assert copy.splitlines()[4] == '  <?include "/tmp/s.json"?>,'
+    with pytest.raises(AlgoValidationError, match=r'/etc/kea/x.conf: no line that opens "Dhcp4": \{'):
+        insert_include('{"Dhcp4": {"valid-lifetime": 600}}\n', "kea", "/etc/kea/voip-algo-dhcp4.json", site="/etc/kea/x.conf")
+
+
+@pytest.mark.parametrize("backend", ["isc", "kea"])
+def test_site_configuration_with_include_passes_daemon_check(backend, tmp_path):
+    """The site's file with the inserted line, including the rendered snippet, is accepted by the real daemon."""
+    binary = DAEMONS[backend]
+    if not os.path.exists(binary):
+        pytest.skip("%s is not installed" % binary)
+    params = {"backend": backend, "mode": "snippet", "provisioning_url": "tftp://192.0.2.10"}
+    snippet = tmp_path / "snippet.conf"
+    snippet.write_text(build_config(params)["config"])
+    site = tmp_path / "site.conf"
+    site.write_text(insert_include(SITE_ISC if backend == "isc" else SITE_KEA, backend, str(snippet)))
+    argv = [binary, "-t", "-cf", str(site)] if backend == "isc" else [binary, "-t", str(site)]
+    env = dict(os.environ, KEA_LOCKFILE_DIR=str(tmp_path), KEA_PIDFILE_DIR=str(tmp_path))
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_check_with_daemon_site_configuration(tmp_path):
+    """What module voip.algo.dhcp_check runs: the rendered snippet, then the site's whole file with the include line of
+    a temporary copy of it; the real files are only read."""
+    if not os.path.exists(DAEMONS["isc"]):
+        pytest.skip("dhcpd is not installed")
+    snippet = build_config({"backend": "isc", "mode": "snippet", "provisioning_url": "tftp://192.0.2.10"})["config"]
+    site = tmp_path / "dhcpd.conf"
+    site.write_text(SITE_ISC)
+    real_snippet = str(tmp_path / "voip-algo.conf")
+    result = check_with_daemon("isc", DAEMONS["isc"], snippet, snippet=snippet, snippet_path=real_snippet, site_path=str(site))
+    assert (result["config_ok"], result["site_ok"], result["site_changed"]) == (True, True, True)
+    assert 'include "%s";' % real_snippet in result["site_config"]
+    assert site.read_text() == SITE_ISC and not os.path.exists(real_snippet)
+    site.write_text(SITE_ISC + "option routers 192.0.2.300;\n")
+    result = check_with_daemon("isc", DAEMONS["isc"], snippet, snippet=snippet, snippet_path=real_snippet, site_path=str(site))
+    assert result["config_ok"] is True and result["site_ok"] is False
+    assert any("192.0.2.300" in line for line in result["site_messages"]), result["site_messages"]
+    assert not any(line.startswith("Internet Systems Consortium") for line in result["site_messages"])
+    # without the check, only the text with the include line
+    result = check_with_daemon("isc", DAEMONS["isc"], None, snippet=snippet, snippet_path=real_snippet, site_path=str(site), validate=False)
+    assert result["site_ok"] is None and result["site_changed"] is True
+    with pytest.raises(AlgoValidationError, match="dhcp_include_from: cannot read"):
+        check_with_daemon("isc", DAEMONS["isc"], snippet, snippet=snippet, snippet_path=real_snippet, site_path=str(tmp_path / "missing"))
