@@ -227,3 +227,144 @@ def write_vars(path: Path, data: dict[str, t.Any]) -> Path:
     """Dump variables as JSON (handy to re-run a failing deployment by hand with ``-e @file``)."""
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return path
+
+
+# --- service mode (the distribution's init scripts) inside network, PID and mount namespaces -----------------------
+
+_REAPER = r"""
+import os, signal, subprocess, time
+# A private /run: the init scripts' pid files (/run/nginx.pid, /run/vsftpd/vsftpd.pid) never reach the host's /run.
+subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "algo-run", "/run"], check=True)
+os.makedirs("/run/lock", exist_ok=True)
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+print("READY", flush=True)
+while True:  # PID 1 of the namespace: reap the daemons' orphans so that start-stop-daemon sees them go
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        time.sleep(0.2)
+"""
+
+
+class IsolatedHost:
+    """Network namespace ``netns`` plus a new PID namespace (private /proc, private /run) for the init scripts.
+
+    The Debian init scripts find their daemons by name (``start-stop-daemon --name in.tftpd``, ``pidof``), so on the
+    host they would see, stop or mistake for their own the standalone daemons of other tests. Inside a PID namespace
+    they see only what they started. PID 1 of the namespace is a small reaper; :meth:`close` stops the services with
+    their init scripts, then kills PID 1, and the kernel kills whatever is left in the namespace.
+    """
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self.holder = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["ip", "netns", "exec", netns, "unshare", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+             "python3", "-c", _REAPER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.pid = 0
+        try:
+            line = self._readline(10.0)
+            if line.strip() != b"READY":
+                raise AssertionError("namespace holder failed: %r %r" % (line, self.holder.stderr.read() if self.holder.poll() is not None else b""))
+            children = Path(f"/proc/{self.holder.pid}/task/{self.holder.pid}/children").read_text(encoding="ascii").split()
+            self.pid = int(children[0])
+        except BaseException:
+            self.close(stop_services=())
+            raise
+
+    def _readline(self, timeout: float) -> bytes:
+        import select  # pylint: disable=import-outside-toplevel
+        assert self.holder.stdout is not None
+        ready, _w, _x = select.select([self.holder.stdout], [], [], timeout)
+        return self.holder.stdout.readline() if ready else b""
+
+    def argv(self, *argv: str) -> list[str]:
+        """``argv`` run inside the namespaces (nsenter)."""
+        return ["nsenter", "-t", str(self.pid), "--pid", "--mount", "--net", "--", *argv]
+
+    def run(self, *argv: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*argv), env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def processes(self) -> list[str]:
+        """Command names of the processes in the PID namespace (except its PID 1)."""
+        proc = self.run("ps", "-e", "-o", "pid=,comm=")
+        return [line.split(None, 1)[1] for line in proc.stdout.splitlines() if line.split() and line.split()[0] != "1"]
+
+    def close(self, stop_services: t.Iterable[str] = ("nginx", "vsftpd", "tftpd-hpa")) -> None:
+        if self.pid:
+            for service in stop_services:
+                self.run("/etc/init.d/" + service, "stop", timeout=60)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.pid = 0
+        if self.holder.poll() is None:
+            self.holder.kill()
+        self.holder.wait(timeout=10)
+        for stream in (self.holder.stdout, self.holder.stderr):
+            if stream is not None:
+                stream.close()
+
+
+# Host files that the role (service mode) and the init scripts of tftpd-hpa, nginx and vsftpd write or remove.
+SERVICE_HOST_FILES = (
+    "/etc/default/tftpd-hpa", "/etc/vsftpd.conf", "/etc/nginx/sites-enabled/default",
+    "/etc/nginx/conf.d/algo-provisioning.conf", "/etc/nginx/algo-provisioning.d", "/var/log/vsftpd.log",
+    "/var/log/nginx/access.log", "/var/log/nginx/error.log",
+)
+SERVICE_RC_NAMES = ("nginx", "vsftpd", "tftpd-hpa")
+
+
+class HostSnapshot:
+    """Saves files, symlinks, directories (presence only) and the rc?.d links of services; :meth:`restore` puts
+    every one back as it was (content, mode, owner) or removes what did not exist."""
+
+    def __init__(self, paths: t.Iterable[str] = SERVICE_HOST_FILES, rc_names: t.Iterable[str] = SERVICE_RC_NAMES) -> None:
+        self.entries: dict[str, tuple[str, t.Any, os.stat_result | None]] = {}
+        for path in paths:
+            self.entries[path] = self._save(path)
+        self.rc_names = tuple(rc_names)
+        self.rc_links = self._rc_links()
+
+    @staticmethod
+    def _save(path: str) -> tuple[str, t.Any, os.stat_result | None]:
+        if os.path.islink(path):
+            return ("link", os.readlink(path), None)
+        if os.path.isdir(path):
+            return ("dir", None, os.stat(path))
+        if os.path.isfile(path):
+            return ("file", Path(path).read_bytes(), os.stat(path))
+        return ("absent", None, None)
+
+    def _rc_links(self) -> dict[str, str]:
+        links = {}
+        for rc_dir in sorted(Path("/etc").glob("rc?.d")):
+            for entry in rc_dir.iterdir():
+                if entry.is_symlink() and entry.name[3:] in self.rc_names:
+                    links[str(entry)] = os.readlink(entry)
+        return links
+
+    def restore(self) -> None:
+        for path, (kind, data, st) in self.entries.items():
+            if os.path.islink(path) or (os.path.isfile(path) and kind != "file"):
+                os.unlink(path)
+            elif os.path.isdir(path) and kind != "dir":
+                shutil.rmtree(path)
+            if kind == "link":
+                os.symlink(data, path)
+            elif kind == "file":
+                Path(path).write_bytes(data)
+                assert st is not None
+                os.chown(path, st.st_uid, st.st_gid)
+                os.chmod(path, st.st_mode & 0o7777)
+        for path in self._rc_links():
+            os.unlink(path)
+        for path, target in self.rc_links.items():
+            os.symlink(target, path)
+
+    def differences(self) -> list[str]:
+        """Paths that differ from the snapshot (for the test's own check that the restore worked)."""
+        diffs = [p for p, (kind, data, _st) in self.entries.items() if self._save(p)[:2] != (kind, data)]
+        if self._rc_links() != self.rc_links:
+            diffs.append("rc links")
+        return diffs

@@ -1,184 +1,271 @@
 # Copyright (c) voip.algo developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""IP Check end to end: the role's fail2ban/rsyslog/nginx pieces against real nginx, vsftpd, tftpd-hpa and fail2ban in
-network namespaces (vaip-*, 10.197.0.0/16) with real nftables bans; states read with voip.algo.ip_status_info and
-changed with voip.algo.ip_status.  Short thresholds: 5 failures in 60 s ban for 30 s; 3 bans in 10 min blacklist.
+"""IP Check end to end with the WHOLE voip.algo.provisioning_server role and its defaults (IP Check on): tftpd-hpa,
+nginx (HTTP; HTTPS with basic auth and mTLS), vsftpd, started by the role in standalone mode inside a server network
+namespace (vaip-*, 10.197.0.1/16), fail2ban with real nftables bans, rsyslog for tftpd, and client addresses in a
+client namespace. States are read with voip.algo.ip_status_info and changed with voip.algo.ip_status.
+
+One deployment for the whole file: a first run configures and starts the daemons; rsyslog and fail2ban, which the role
+does not start in standalone mode, are then started on its configuration (and tftpd restarted to log to that rsyslog,
+as the role's handlers do on a host); a second run must change nothing. Short
+thresholds: 5 failures in 60 s ban for 5 min; 3 bans in 10 min blacklist. The last test turns the IP Check off.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from _ip_check_support import (BROWSER_UA, DEVICE_UA, KNOWN_MAC, Server, change_playbook, make_namespaces,
-                               new_server, role_playbook, start_daemons, status_playbook, teardown,
-                               write_daemon_configs)
+from _ip_check_support import BROWSER_UA, CONF, MACS, SERVER_IP, Lab
+from _server_support import recap
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(x) for x in ("fail2ban-server", "nginx", "vsftpd", "in.tftpd",
-                                                           "rsyslogd", "nft", "curl", "unshare")),
+                                                           "rsyslogd", "nft", "curl", "unshare", "start-stop-daemon")),
     reason="needs root and nginx, vsftpd, tftpd-hpa, rsyslog, fail2ban, nftables, curl")
 
 THRESHOLDS = {
-    "maxretry": 5, "findtime": "60s", "bantime": "30s", "bantime_multipliers": [1, 2, 4], "bantime_maxtime": "5m",
+    "maxretry": 5, "findtime": "60s", "bantime": "5m", "bantime_multipliers": [1, 2, 4], "bantime_maxtime": "30m",
     "blacklist_bans": 3, "blacklist_findtime": "10m", "dbpurgeage": "1d",
 }
-SCANNER, BROWSER, REPEAT, DEVICE, PLAIN = "10.197.1.10", "10.197.1.20", "10.197.1.30", "10.197.1.40", "10.197.1.50"
-UNKNOWN = [f"algom0022EE{n:06X}.conf" for n in range(0x100, 0x100 + 200)]
+SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER = (
+    "10.197.1.10", "10.197.1.20", "10.197.1.30", "10.197.1.40", "10.197.1.45", "10.197.1.50", "10.197.1.60", "10.197.1.70")
+BEHIND_PROXY = "10.197.2.80"  # a client only the proxy talks to (X-Forwarded-For)
+CLIENTS = [SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER]
+UNKNOWN = [f"hacme/algom0022EE{n:06X}.conf" for n in range(0x100, 0x100 + 200)]
+MD5 = {proto: path[:-5] + ".md5" for proto, path in CONF.items()}  # served, but not config files: neither fail nor whitelist
 
 
 @pytest.fixture(scope="module")
-def server(playbook_runner, tmp_path_factory):
-    srv: Server = new_server()
-    work = tmp_path_factory.mktemp("ipcheck")
+def lab(collection_env):
+    lab_ = Lab(CLIENTS)
+    lab_.timings = {}  # type: ignore[attr-defined]
     try:
-        make_namespaces(srv, [SCANNER, BROWSER, REPEAT, DEVICE, PLAIN])
-        write_daemon_configs(srv)
-        role_playbook(work / "role.yml")
-        playbook_runner(work / "role.yml", srv.role_vars(THRESHOLDS))
-        # idempotent second run
-        second = playbook_runner(work / "role.yml", srv.role_vars(THRESHOLDS))
-        assert "changed=0" in second.stdout, second.stdout[-3000:]
-        start_daemons(srv)
-        srv.work = work  # type: ignore[attr-defined]
-        yield srv
+        lab_.create_namespaces()
+        runner = lab_.ns_runner(collection_env)
+        lab_.runner = runner  # type: ignore[attr-defined]
+        lab_.settings = lab_.ip_check_settings(THRESHOLDS, [PROXY])  # type: ignore[attr-defined]
+        started = time.monotonic()
+        server = lab_.deploy(runner, lab_.settings, manage_services=True)  # type: ignore[attr-defined]
+        lab_.timings["first"] = time.monotonic() - started  # type: ignore[attr-defined]
+        lab_.start_rsyslog()  # reads the role's drop-in for tftpd
+        lab_.restart_tftpd()  # connects to that rsyslog
+        lab_.start_fail2ban()
+        started = time.monotonic()
+        lab_.second_run = server.rerun(runner)  # type: ignore[attr-defined]
+        lab_.timings["second"] = time.monotonic() - started  # type: ignore[attr-defined]
+        yield lab_
+        print("role runs (s):", {k: round(v, 1) for k, v in lab_.timings.items()})  # type: ignore[attr-defined]
     finally:
-        teardown(srv)
+        lab_.teardown()
 
 
-def status(runner, srv: Server, ips: list) -> dict:
-    out = srv.work / "status.json"  # type: ignore[attr-defined]
-    status_playbook(srv.work / "status.yml", srv, ips, out)  # type: ignore[attr-defined]
-    runner(srv.work / "status.yml")  # type: ignore[attr-defined]
-    return {entry["ip"]: entry for entry in json.loads(out.read_text())}
+def changed_tasks(output: str) -> list[str]:
+    """The TASK headers followed by a 'changed' line in ansible-playbook's output."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK [") or line.startswith("RUNNING HANDLER ["):
+            task = line
+        elif line.startswith("changed:") and task not in found:
+            found.append(task)
+    return found
 
 
-def change(runner, srv: Server, params: dict) -> subprocess.CompletedProcess:
-    change_playbook(srv.work / "change.yml", srv, params)  # type: ignore[attr-defined]
-    return runner(srv.work / "change.yml")  # type: ignore[attr-defined]
-
-
-def test_role_rendered_a_valid_config(server: Server):
-    jail = (server.f2b_dir / "jail.d" / "algo-provisioning.local").read_text()
+def test_whole_role_with_the_ip_check_is_idempotent_and_serves_every_protocol(lab: Lab):
+    counts = recap(lab.second_run.stdout)  # type: ignore[attr-defined]
+    assert counts["changed"] == 0 and counts["failed"] == 0, changed_tasks(lab.second_run.stdout)  # type: ignore[attr-defined]
+    server = lab.server
+    assert server is not None
+    # the daemons run with the settings the IP Check needs
+    assert "log_ftp_protocol=YES" in (server.config_dir / "vsftpd.conf").read_text()
+    assert "--verbose --verbose" in (server.config_dir / "tftpd-hpa").read_text()
+    jail = (lab.f2b_dir / "jail.d" / "algo-provisioning.local").read_text()
     assert "[sshd]\nenabled = false" in jail  # no /var/log/auth.log here: Debian's sshd jail would stop fail2ban
     assert "bantime.increment = true" in jail and "bantime = -1" in jail
-    assert (server.root / "nginx.d" / "server-ip-check.conf").exists()
-    assert server.f2b("status").stdout.count("algo-prov-") == 6
+    assert 'port="69,21,30000:30009,80,443"' in jail, jail
+    assert f"-c {server.config_dir}/nginx.conf -s reload" in (lab.f2b_dir / "action.d" / "algo-prov-nginx-deny.conf").read_text()
+    nginx_dir = server.config_dir / "nginx.d"
+    assert f"set_real_ip_from {PROXY};" in (nginx_dir / "http-ip-check.conf").read_text()
+    assert (nginx_dir / "server-ip-check.conf").exists()
+    assert lab.f2b("status").stdout.count("algo-prov-") == 6
+    # every protocol serves (files that are not configs: no whitelisting of the client)
+    assert lab.tftp(OTHER, MD5["tftp"]) == 0
+    assert lab.ftp(OTHER, MD5["ftp"]) == 0
+    assert lab.http(OTHER, [MD5["http"]]) == [200]
+    assert lab.https(OTHER, MD5["https"]) == 200
 
 
-def test_scanner_is_failed_then_banned_on_every_protocol(server: Server, playbook_runner):
-    assert server.ftp(SCANNER, "hello.txt") == 0  # reachable before (not a config: no whitelisting)
-    assert server.tftp(SCANNER, "hello.txt") == 0
-    codes = []
+def test_scanner_is_failed_then_banned_on_every_protocol(lab: Lab):
+    assert lab.tftp(SCANNER, MD5["tftp"]) == 0 and lab.ftp(SCANNER, MD5["ftp"]) == 0
+    assert lab.https(SCANNER, MD5["https"]) == 200
+    codes: list[int] = []
     for start in range(0, 20, 4):  # 20 unknown MACs, in 5 connections
-        codes += server.http(SCANNER, UNKNOWN[start:start + 4])
+        codes += lab.http(SCANNER, UNKNOWN[start:start + 4])
     assert codes[:5] == [404] * 5, codes
-    server.wait_for(lambda: server.banned_in("algo-prov-http", SCANNER), "ban of the scanner")
-    server.wait_http(SCANNER, "hello.txt", 0)
-    # refused on every protocol while banned (nftables reject inside the server namespace)
-    rules = subprocess.run(["ip", "netns", "exec", server.srv_ns, "nft", "list", "ruleset"], capture_output=True,
-                           text=True, check=True).stdout
+    lab.wait_for(lambda: lab.banned_in("algo-prov-http", SCANNER), "ban of the scanner")
+    lab.wait_http(SCANNER, MD5["http"], 0)
+    rules = subprocess.run(["ip", "netns", "exec", lab.srv_ns, "nft", "list", "ruleset"], capture_output=True, text=True,
+                           check=True).stdout
     assert "addr-set-algo-prov-http" in rules and SCANNER in rules, rules
-    assert server.http(SCANNER, [f"algom{KNOWN_MAC}.conf"]) == [0]
-    assert server.ftp(SCANNER, "hello.txt") != 0
-    assert server.tftp(SCANNER, "hello.txt") != 0
-    # other addresses are not affected
-    assert server.http(PLAIN, [f"algom{KNOWN_MAC}.conf"]) == [200]
-    st = status(playbook_runner, server, [SCANNER])[SCANNER]
-    assert st["failed"] and st["banned"] and not st["blacklisted"] and not st["whitelisted"], st
-    assert st["failed_count"] >= 5 and st["last_failed"] and st["ban_expires"], st
-    assert st["banned_jails"] == ["algo-prov-http"], st
+    assert lab.http(SCANNER, [CONF["http"]]) == [0]
+    assert lab.https(SCANNER, CONF["https"]) == 0
+    assert lab.ftp(SCANNER, MD5["ftp"]) != 0
+    assert lab.tftp(SCANNER, MD5["tftp"]) != 0
+    assert lab.http(OTHER, [MD5["http"]]) == [200]  # other addresses are not affected
 
 
-def test_ftp_and_tftp_failures_are_counted(server: Server, playbook_runner):
-    for n in range(3):
-        assert server.ftp(PLAIN, UNKNOWN[100 + n]) != 0
-        assert server.tftp(PLAIN, UNKNOWN[110 + n]) != 0
-    st = status(playbook_runner, server, [PLAIN])[PLAIN]
-    reasons = st["failure_reasons"]
-    assert reasons.get("ftp not found", 0) >= 3 and reasons.get("tftp not found", 0) >= 3, st
-    assert st["failed"] and not st["banned"], st
+def test_x_forwarded_for_is_trusted_from_the_proxy_only(lab: Lab):
+    if not lab.banned_in("algo-prov-http", SCANNER):
+        pytest.skip("needs the scanner's ban of the previous test")
+    xff = f"X-Forwarded-For: {SCANNER}"
+    lab.wait_http(PROXY, MD5["http"], 0, headers=[xff])  # nginx's deny map refuses the banned client behind the proxy
+    assert lab.http(PROXY, [MD5["http"]]) == [200]  # the proxy itself is not banned
+    assert lab.http(OTHER, [MD5["http"]], headers=[xff]) == [200]  # untrusted sender: the header is ignored
+    access = (lab.log_dir / "algo-provisioning.access.log").read_text().splitlines()
+    assert any(line.startswith(f"{SCANNER} - ") and '" 444 ' in line for line in access[-5:]), access[-5:]
+    # failures of a client behind the proxy ban that client (in nginx), not the proxy
+    behind = f"X-Forwarded-For: {BEHIND_PROXY}"
+    assert lab.http(PROXY, UNKNOWN[20:26], headers=[behind])[:5] == [404] * 5
+    lab.wait_for(lambda: lab.banned_in("algo-prov-http", BEHIND_PROXY), "ban of the client behind the proxy")
+    lab.wait_http(PROXY, MD5["http"], 0, headers=[behind])
+    assert lab.http(PROXY, [MD5["http"]]) == [200]
+    assert not lab.banned_in("algo-prov-http", PROXY)
 
 
-def test_browser_fetching_a_config_is_banned(server: Server, playbook_runner):
-    assert server.http(BROWSER, [f"algom{KNOWN_MAC}.conf"], agent=BROWSER_UA) == [200]
-    server.wait_for(lambda: server.banned_in("algo-prov-agent", BROWSER), "ban of the browser")
-    server.wait_http(BROWSER, "hello.txt", 0)
-    assert server.http(BROWSER, [f"algom{KNOWN_MAC}.conf"], agent=DEVICE_UA) == [0]
-    st = status(playbook_runner, server, [BROWSER])[BROWSER]
-    assert st["banned"] and st["not_device_requests"] == 1 and not st["whitelisted"], st
+def test_browser_fetching_a_config_is_banned(lab: Lab):
+    assert lab.http(BROWSER, [CONF["http"]], agent=BROWSER_UA) == [200]
+    lab.wait_for(lambda: lab.banned_in("algo-prov-agent", BROWSER), "ban of the browser")
+    lab.wait_http(BROWSER, MD5["http"], 0)
+    assert lab.http(BROWSER, [CONF["http"]]) == [0]  # even with the device's User-Agent
+    assert lab.tftp(BROWSER, MD5["tftp"]) != 0
 
 
-def test_device_is_whitelisted_and_survives_100_failures(server: Server, playbook_runner):
-    assert server.http(DEVICE, [f"algom{KNOWN_MAC}.conf"]) == [200]
-    server.wait_for(lambda: server.whitelist.exists() and DEVICE in server.whitelist.read_text(), "whitelist entry")
-    codes = server.http(DEVICE, UNKNOWN[:100])
-    assert codes == [404] * 100
-    assert server.http(DEVICE, ["algop8301.conf"]) == [200]
-    st = status(playbook_runner, server, [DEVICE])[DEVICE]
-    assert st["whitelisted"] and st["mac"] == KNOWN_MAC and st["first_provisioned"], st
-    assert st["failed"] and st["failed_count"] >= 100 and not st["banned"], st
-    assert not server.banned_in("algo-prov-http", DEVICE)
+def test_device_is_whitelisted_and_survives_100_failures(lab: Lab):
+    assert lab.https(DEVICE, CONF["https"]) == 200  # mTLS + basic auth + Algo User-Agent
+    lab.wait_for(lambda: lab.whitelist.exists() and DEVICE in lab.whitelist.read_text(), "whitelist entry of the device")
+    assert lab.tftp(DEVICE, CONF["tftp"]) == 0 and lab.ftp(DEVICE, CONF["ftp"]) == 0
+    assert lab.http(DEVICE, UNKNOWN[100:200]) == [404] * 100
+    assert lab.http(DEVICE, ["hacme/algop8301.conf", CONF["http"]]) == [200, 200]
+    assert not lab.banned_in("algo-prov-http", DEVICE)
+    # FTP downloads whitelist too
+    assert lab.ftp(FTPDEV, CONF["ftp"]) == 0
+    lab.wait_for(lambda: FTPDEV in lab.whitelist.read_text(), "whitelist entry of the FTP device")
 
 
-def test_repeat_offender_is_blacklisted_and_stays_so_across_restart(server: Server, playbook_runner):
-    names = iter(UNKNOWN)
+def test_each_kind_of_failure_is_counted(lab: Lab):
+    assert lab.ftp(PLAIN, "facme/algom0022EE0E0F01.conf") != 0
+    assert lab.ftp(PLAIN, "facme/algom0022EE0E0F02.md5") != 0
+    assert lab.ftp(PLAIN, MD5["ftp"], password="wrong-password") != 0
+    assert lab.tftp(PLAIN, "tacme/algom0022EE0E0F03.conf") != 0
+    assert lab.tftp(PLAIN, "tacme/algom0022EE0E0F04.conf") != 0
+    assert lab.https(PLAIN, CONF["https"], cert=False) == 400  # refused client certificate (mTLS)
+    assert lab.https(PLAIN, CONF["https"], password="wrong-password") == 401
+    assert lab.https(PLAIN, MD5["https"]) == 200
+
+
+def test_ip_status_info_reports_each_state(lab: Lab, playbook_runner):
+    time.sleep(1)  # let fail2ban read the last lines (nothing must be banned from them)
+    st = lab.status(playbook_runner, [SCANNER, BROWSER, DEVICE, FTPDEV, PLAIN])
+    scanner = st[SCANNER]
+    assert scanner["failed"] and scanner["banned"] and not scanner["blacklisted"] and not scanner["whitelisted"], scanner
+    assert scanner["failed_count"] >= 5 and scanner["last_failed"] and scanner["ban_expires"], scanner
+    assert scanner["banned_jails"] == ["algo-prov-http"], scanner
+    browser = st[BROWSER]
+    assert browser["banned"] and browser["banned_jails"] == ["algo-prov-agent"] and browser["not_device_requests"] == 1, browser
+    assert not browser["failed"] and not browser["whitelisted"], browser
+    device = st[DEVICE]
+    assert device["whitelisted"] and device["mac"] == MACS["https"] and device["first_provisioned"], device
+    assert device["failed"] and device["failed_count"] == 100 and not device["banned"], device
+    assert st[FTPDEV]["whitelisted"] and st[FTPDEV]["mac"] == MACS["ftp"], st[FTPDEV]
+    plain = st[PLAIN]
+    assert plain["failed"] and not plain["banned"] and not plain["whitelisted"], plain
+    assert plain["failure_reasons"] == {"ftp not found": 2, "ftp refused credential": 1, "http refused client certificate": 1,
+                                        "http refused credential": 1, "tftp not found": 2}, plain
+    assert not lab.banned_in("algo-prov-ftp", PLAIN) and not lab.banned_in("algo-prov-tftp", PLAIN)
+    # the operator's playbook
+    proc = playbook_runner("voip.algo.ip_check", {
+        "ip": f"{SCANNER},{DEVICE},{PLAIN}", "provisioning_server_log_dir": str(lab.log_dir),
+        "provisioning_server_ip_check": {"state_dir": str(lab.work / "state"), "fail2ban_db": str(lab.db)}})
+    assert f"{SCANNER}: Failed(" in proc.stdout and "Banned(until " in proc.stdout, proc.stdout
+    assert f"{DEVICE}: Failed(100" in proc.stdout and "Whitelisted(" in proc.stdout and MACS["https"] in proc.stdout
+    assert f"{PLAIN}: Failed(7" in proc.stdout, proc.stdout
+
+
+def test_repeat_offender_is_blacklisted_and_stays_so_across_restart(lab: Lab, playbook_runner):
+    names = iter(UNKNOWN[30:100])
     for round_ in range(3):
-        # one request at a time until banned: after an unban, nginx may need a moment to reload its deny map
-        for _attempt in range(20):
-            server.http(REPEAT, [next(names)])
-            if server.banned_in("algo-prov-http", REPEAT):
+        for _attempt in range(20):  # one request at a time until banned
+            lab.http(REPEAT, [next(names)])
+            if lab.banned_in("algo-prov-http", REPEAT):
                 break
-        server.wait_for(lambda: server.banned_in("algo-prov-http", REPEAT), f"ban {round_ + 1}")
+        lab.wait_for(lambda: lab.banned_in("algo-prov-http", REPEAT), f"ban {round_ + 1}")
         if round_ < 2:
-            server.f2b("set", "algo-prov-http", "unbanip", REPEAT)
-    server.wait_for(lambda: server.banned_in("algo-prov-blacklist", REPEAT), "blacklist")
-    server.stop_fail2ban()
-    server.start_fail2ban()
-    server.wait_for(lambda: server.banned_in("algo-prov-blacklist", REPEAT), "blacklist after restart")
-    st = status(playbook_runner, server, [REPEAT])[REPEAT]
-    assert st["blacklisted"] and st["banned"] and st["blacklisted_since"], st
-    # the jail ban ends; the blacklist keeps the address out
-    server.f2b("set", "algo-prov-http", "unbanip", REPEAT)
-    time.sleep(1)  # let an (unexpected) unban reach nft and nginx
-    assert server.http(REPEAT, ["hello.txt"]) == [0]
-    # support removes it from the blacklist: idempotent, check mode first
-    check = playbook_runner(_write_change(server, {"ips": [REPEAT], "blacklisted": False}), check=True)
-    assert "changed=1" in check.stdout
-    assert server.banned_in("algo-prov-blacklist", REPEAT)
-    done = change(playbook_runner, server, {"ips": [REPEAT], "blacklisted": False})
-    assert "changed=1" in done.stdout
-    again = change(playbook_runner, server, {"ips": [REPEAT], "blacklisted": False})
+            lab.f2b("set", "algo-prov-http", "unbanip", REPEAT)
+            lab.wait_http(REPEAT, MD5["http"], 200)
+    lab.wait_for(lambda: lab.banned_in("algo-prov-blacklist", REPEAT), "blacklist")
+    lab.stop_fail2ban()
+    lab.start_fail2ban()
+    lab.wait_for(lambda: lab.banned_in("algo-prov-blacklist", REPEAT), "blacklist after the restart")
+    st = lab.status(playbook_runner, [REPEAT])[REPEAT]
+    assert st["blacklisted"] and st["banned"] and st["blacklisted_since"] and "algo-prov-http" in st["banned_jails"], st
+    # the jail's ban ends; the blacklist keeps the address out
+    lab.f2b("set", "algo-prov-http", "unbanip", REPEAT)
+    time.sleep(1)
+    assert lab.http(REPEAT, [MD5["http"]]) == [0] and lab.tftp(REPEAT, MD5["tftp"]) != 0
+    # support removes it from the blacklist: check mode first, then for real, then idempotent
+    change = lab.change_playbook({"ips": [REPEAT], "blacklisted": False})
+    assert "changed=1" in playbook_runner(change, check=True).stdout
+    assert lab.banned_in("algo-prov-blacklist", REPEAT)
+    assert "changed=1" in playbook_runner(change).stdout
+    again = playbook_runner(change)
     assert "changed=0" in again.stdout, again.stdout
-    assert not server.banned_in("algo-prov-blacklist", REPEAT)
-    server.wait_http(REPEAT, "hello.txt", 200)
-    st = status(playbook_runner, server, [REPEAT])[REPEAT]
+    assert not lab.banned_in("algo-prov-blacklist", REPEAT)
+    lab.wait_http(REPEAT, MD5["http"], 200)
+    assert lab.tftp(REPEAT, MD5["tftp"]) == 0
+    st = lab.status(playbook_runner, [REPEAT])[REPEAT]
     assert not st["blacklisted"] and not st["banned"], st
 
 
-def test_unban_and_the_ip_check_playbook(server: Server, playbook_runner):
-    if not server.banned_in("algo-prov-http", SCANNER):
-        server.http(SCANNER, UNKNOWN[150:156])
-        server.wait_for(lambda: server.banned_in("algo-prov-http", SCANNER), "ban of the scanner")
-    dry = playbook_runner(_write_change(server, {"ips": [SCANNER], "banned": False}), check=True)
-    assert "changed=1" in dry.stdout
-    assert server.banned_in("algo-prov-http", SCANNER)  # check mode changed nothing
-    playbook_runner(server.work / "change.yml")
-    assert not server.banned_in("algo-prov-http", SCANNER)
-    server.wait_http(SCANNER, "hello.txt", 200)
-    proc = playbook_runner("voip.algo.ip_check", {
-        "ip": f"{SCANNER},{DEVICE}", "provisioning_server_log_dir": str(server.log_dir),
-        "provisioning_server_ip_check": {"state_dir": str(server.root / "state"), "fail2ban_db": str(server.db)}})
-    assert f"{SCANNER}: Failed(" in proc.stdout and "not banned" in proc.stdout, proc.stdout
-    assert f"{DEVICE}: " in proc.stdout and "Whitelisted(" in proc.stdout and KNOWN_MAC in proc.stdout
+def test_unban(lab: Lab, playbook_runner):
+    if not lab.banned_in("algo-prov-http", SCANNER):  # restored by the restart above; ban again if it was not
+        lab.http(SCANNER, UNKNOWN[150:156])
+        lab.wait_for(lambda: lab.banned_in("algo-prov-http", SCANNER), "ban of the scanner")
+    change = lab.change_playbook({"ips": [SCANNER], "banned": False})
+    assert "changed=1" in playbook_runner(change, check=True).stdout
+    assert lab.banned_in("algo-prov-http", SCANNER)  # check mode changed nothing
+    assert "changed=1" in playbook_runner(change).stdout
+    assert "changed=0" in playbook_runner(change).stdout
+    assert not lab.banned_in("algo-prov-http", SCANNER)
+    lab.wait_http(SCANNER, MD5["http"], 200)
+    assert lab.ftp(SCANNER, MD5["ftp"]) == 0 and lab.tftp(SCANNER, MD5["tftp"]) == 0
 
 
-def _write_change(server: Server, params: dict) -> Path:
-    change_playbook(server.work / "change.yml", server, params)  # type: ignore[attr-defined]
-    return server.work / "change.yml"  # type: ignore[attr-defined]
+def test_turning_the_ip_check_off_removes_its_pieces(lab: Lab):
+    server = lab.server
+    assert server is not None
+    lab.stop_fail2ban()  # what the service's stop would do: its actions remove the nft set and the nginx map entries
+    off = dict(lab.settings, enabled=False)  # type: ignore[attr-defined]
+    proc = server.rerun(lab.runner, provisioning_server_ip_check=off)  # type: ignore[attr-defined]
+    assert recap(proc.stdout)["changed"] > 0
+    leftovers = [p for p in [lab.f2b_dir / "jail.d" / "algo-provisioning.local", lab.f2b_dir / "fail2ban.d" / "algo-provisioning.local",
+                             lab.work / "rsyslog.d" / "30-algo-provisioning-tftpd.conf", lab.work / "libexec" / "algo-prov-whitelist",
+                             server.config_dir / "nginx.d" / "http-ip-check.conf", server.config_dir / "nginx.d" / "server-ip-check.conf",
+                             server.config_dir / "nginx.d" / "ip-check-banned"]
+                 + list((lab.f2b_dir / "filter.d").glob("algo-prov-*")) + list((lab.f2b_dir / "action.d").glob("algo-prov-*"))
+                 if p.exists()]
+    assert not leftovers, leftovers
+    assert lab.whitelist.exists()  # the operator's data stays
+    assert "log_ftp_protocol=NO" in (server.config_dir / "vsftpd.conf").read_text()
+    assert "--verbose" not in (server.config_dir / "tftpd-hpa").read_text()
+    # the role still works: every protocol, for a client that was banned before, and nginx no longer trusts the proxy
+    assert lab.http(BROWSER, [CONF["http"]], agent=BROWSER_UA) == [200]
+    assert lab.https(BROWSER, CONF["https"]) == 200
+    assert lab.ftp(BROWSER, CONF["ftp"]) == 0 and lab.tftp(BROWSER, CONF["tftp"]) == 0
+    assert lab.http(PROXY, [MD5["http"]], headers=[f"X-Forwarded-For: {BEHIND_PROXY}"]) == [200]
+    last = (lab.log_dir / "algo-provisioning.access.log").read_text().splitlines()[-1]
+    assert last.startswith(f"{PROXY} - "), last
+    assert SERVER_IP in (server.config_dir / "vsftpd.conf").read_text()

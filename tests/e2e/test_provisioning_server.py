@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from _server_support import ServerDeployment, changed_devices, deploy_server, recap
+from _netns import Lab, sh
+from _server_support import HostSnapshot, IsolatedHost, ServerDeployment, changed_devices, deploy_server, recap
 
 PORTS = {"tftp": 26169, "http": 26180, "https": 26543, "ftp": 26121, "pasv_min": 26130, "pasv_max": 26139}
 HOST = "127.0.0.1"
@@ -265,12 +270,26 @@ def _listening(port: int, proto: str = "tcp") -> bool:
     return any(line.split()[1].endswith(want) and (proto == "udp" or line.split()[3] == "0A") for line in table)
 
 
-def test_disabling_protocols_stops_daemons_and_removes_config(server, playbook_runner):
+def test_disabling_protocols_and_dropping_accounts_removes_what_is_no_longer_published(server, playbook_runner):
+    """One run disables FTP, TFTP and HTTP, drops the accounts hacme and facme and the tones asset of tacme: the
+    daemons stop, their configs go, and so do the dropped accounts' files, directories, nginx locations and basic auth
+    file and the tones zip with its .md5; files the role did not create stay (and are reported)."""
     assert _listening(PORTS["ftp"]) and _listening(PORTS["http"]) and _listening(PORTS["tftp"], "udp")
+    foreign = server.root / "hacme" / "notes.txt"          # not created by the role: stays, and so does its directory
+    foreign.write_text("local notes\n", encoding="ascii")
+    foreign_fw = server.root / "tacme-fw" / "README.local"  # not created by the role, in a directory still served
+    foreign_fw.write_text("x\n", encoding="ascii")
+    assert (server.config_dir / "htpasswd" / "hacme").exists() and (server.root / "facme" / "config").is_dir()
+    surl = f"{server.urls['https']}/hacme/algom0022EE0E0201.conf"
+    assert _http_status(*_https_auth(server), "--user", f"{HTTP_USER}:{HTTP_PW}", surl) == 200
     extra = dict(server.extra_vars)
     extra["provisioning_server_ftp"] = dict(extra["provisioning_server_ftp"], enabled=False)
     extra["provisioning_server_tftp"] = dict(extra["provisioning_server_tftp"], enabled=False)
     extra["provisioning_server_http"] = dict(extra["provisioning_server_http"], enabled=False)
+    accounts = [a for a in extra["provisioning_server_accounts"] if a["name"] not in ("hacme", "facme")]
+    accounts = [dict(a, assets=[x for x in a["assets"] if not x.endswith("tones.zip")]) if a["name"] == "tacme" else a
+                for a in accounts]
+    extra["provisioning_server_accounts"] = accounts
     proc = playbook_runner(server.playbook, extra)
     assert recap(proc.stdout)["changed"] > 0
     deadline = time.monotonic() + 10
@@ -281,3 +300,106 @@ def test_disabling_protocols_stops_daemons_and_removes_config(server, playbook_r
     assert not (server.run_dir / "vsftpd.pid").exists() and not (server.run_dir / "tftpd.pid").exists()
     # HTTPS is still served by the reloaded nginx
     assert _http_status(*_https_auth(server), server.urls["https"] + "/tacme/algop8188.conf") == 200
+    # pruned: the asset and its .md5, the dropped accounts' config files, directories, location and basic auth file
+    assert not (server.root / "tacme-fw" / "tones.zip").exists() and not (server.root / "tacme-fw" / "tones.md5").exists()
+    assert (server.root / "tacme-fw" / "algo-8180-5.4f.sfw").read_bytes() == FIRMWARE and foreign_fw.exists()
+    assert not (server.root / "facme").exists()
+    # only what the role did not create is left (.hidden comes from test_no_listing_no_escape_no_writes)
+    assert sorted(p.name for p in (server.root / "hacme").iterdir()) == [".hidden", "notes.txt"]
+    assert "hacme is no longer used by the provisioning server but is kept" in proc.stdout and "notes.txt" in proc.stdout
+    assert not (server.config_dir / "htpasswd" / "hacme").exists() and (server.config_dir / "htpasswd" / "sacme").exists()
+    assert _http_status(*_https_auth(server), "--user", f"{HTTP_USER}:{HTTP_PW}", surl) == 404
+    assert "/hacme/" not in (server.config_dir / "nginx-site.conf").read_text(encoding="ascii").replace("(tree root)", "")
+    assert (server.root / "sacme" / "algom0022EE0E0301.conf").exists() and (server.root / "tacme" / "algop8188.conf").exists()
+
+
+# --- service mode: the distribution's init scripts, real default ports, in namespaces (vasv-*, 10.196.1.0/24) --------
+
+SV_SERVER_IP, SV_CLIENT_IP = "10.196.1.1", "10.196.1.2"
+SV_FTP_USER, SV_FTP_PW = "algosvftp", "Ftp-Sv-4711"
+
+
+@pytest.fixture
+def service_host(tmp_path_factory):
+    """Server and client namespaces, the server side in its own PID and mount namespace (see IsolatedHost), and a
+    snapshot of every host file the role and the init scripts touch; all of it undone afterwards."""
+    lab = Lab.make("vasv", SV_SERVER_IP)
+    snapshot = HostSnapshot()
+    lab.create()
+    host = None
+    base = Path(tempfile.mkdtemp(prefix="algo-srv-sv-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    try:
+        sh("ip", "-n", lab.client_ns, "addr", "add", SV_CLIENT_IP + "/24", "dev", lab.client_if)
+        host = IsolatedHost(lab.server_ns)
+        yield lab, host, base
+    finally:
+        if host is not None:
+            host.close()
+        lab.destroy()
+        snapshot.restore()
+        subprocess.run(["userdel", SV_FTP_USER], capture_output=True, check=False, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+        assert snapshot.differences() == []
+
+
+def _client(lab, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", lab.client_ns, *argv], capture_output=True, timeout=30, check=False)
+
+
+def test_service_mode_with_init_scripts_in_namespace(service_host, collection_env, tmp_path):
+    """provisioning_server_service_mode: service (the default): ansible.builtin.service starts tftpd-hpa, nginx and
+    vsftpd through their Debian init scripts on the default ports 69, 80 and 21; a client in another namespace fetches
+    the files; a second run changes nothing."""
+    lab, host, base = service_host
+    firmware = tmp_path / "algo-8180-5.4f.sfw"
+    firmware.write_bytes(FIRMWARE)
+    account = {"name": "svacme", "sip_realm": "svacme.example", "provisioning_url": f"http://{SV_SERVER_IP}/svacme",
+               "generic": ["8188"], "assets": [str(firmware)], "firmware_path": "svacme/fw",
+               "devices": [{"mac": "00:22:EE:0E:05:01", "model": "8180", "params": {"prov.version.firmware": "5.4f"},
+                            "sip": {"extension": "501", "auth_id": "501", "password": "Sip-501-pw"}}]}
+    variables = {
+        "provisioning_server_root": str(base / "srv"),
+        "provisioning_server_config_dir": str(base / "etc"),
+        "provisioning_server_log_dir": str(base / "log"),
+        "provisioning_server_accounts": [account],
+        "provisioning_server_install_packages": False,
+        "provisioning_server_tftp": {"enabled": True},
+        "provisioning_server_http": {"enabled": True},
+        "provisioning_server_ftp": {"enabled": True, "user": SV_FTP_USER, "password": SV_FTP_PW,
+                                    "passive_ports": [30000, 30009], "passive_address": SV_SERVER_IP},
+        "provisioning_server_ip_check": {"enabled": False},
+        "ansible_pipelining": True,
+    }
+    playbook = base / "server.yml"
+    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
+                        "  roles:\n    - voip.algo.provisioning_server\n", encoding="utf-8")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(variables), str(playbook)]
+    started = time.monotonic()
+    proc = host.run(*cmd, env=collection_env, timeout=300)
+    print(f"service mode, first run: {time.monotonic() - started:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    # the handlers restarted (that is: started) tftpd-hpa and vsftpd and reloaded (started) nginx via ansible.builtin.service
+    for handler in ("Restart tftpd (service)", "Reload nginx (service)", "Restart vsftpd (service)"):
+        assert f"RUNNING HANDLER [voip.algo.provisioning_server : {handler}] ***" in proc.stdout, handler
+    assert {"in.tftpd", "nginx", "vsftpd"} <= set(host.processes()), host.processes()
+    # Debian's default site (listen 80 default_server) is gone, so port 80 answers with the provisioning site
+    assert not os.path.lexists("/etc/nginx/sites-enabled/default")
+    assert 'TFTP_ADDRESS="0.0.0.0:69"' in Path("/etc/default/tftpd-hpa").read_text(encoding="utf-8")
+    assert _client(lab, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", f"http://{SV_SERVER_IP}/").stdout == b"404"
+    published = {str(p.relative_to(base / "srv")): p.read_bytes() for p in (base / "srv").rglob("*") if p.is_file()}
+    assert {"svacme/algom0022EE0E0501.conf", "svacme/algop8188.md5", "svacme/fw/algo-8180-5.4f.sfw"} <= set(published)
+    for rel, data in published.items():
+        for url in (f"tftp://{SV_SERVER_IP}/{rel}", f"http://{SV_SERVER_IP}/{rel}",
+                    f"ftp://{SV_FTP_USER}:{SV_FTP_PW}@{SV_SERVER_IP}/{rel}"):
+            fetched = _client(lab, "curl", "-sS", "--fail", "--max-time", "10", url)
+            assert fetched.returncode == 0 and fetched.stdout == data, (url, fetched.stderr)
+    # the second run changes nothing (the services stay up and are not restarted)
+    started = time.monotonic()
+    again = host.run(*cmd, env=collection_env, timeout=300)
+    print(f"service mode, second run: {time.monotonic() - started:.1f} s")
+    assert again.returncode == 0, again.stdout[-5000:]
+    counts = recap(again.stdout)
+    assert counts["changed"] == 0 and counts["failed"] == 0, again.stdout[-5000:]
+    assert _client(lab, "curl", "-sS", "--fail", f"http://{SV_SERVER_IP}/svacme/algop8188.conf").stdout == published["svacme/algop8188.conf"]
