@@ -19,6 +19,7 @@ from ansible_collections.voip.algo.plugins.module_utils._catalog import (
     firmware_file_name,
 )
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoValidationError
+from ansible_collections.voip.algo.plugins.module_utils._files import md5_name
 from ansible_collections.voip.algo.plugins.module_utils._url import parse_provisioning_url
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -122,6 +123,7 @@ def provisioning_layout(accounts: t.Any) -> t.List[t.Dict[str, t.Any]]:
     problems: t.List[str] = []
     result = []
     names = set()
+    config_owner: t.Dict[str, str] = {}
     for index, account in enumerate(accounts):
         field = "provisioning_server_accounts[%d]" % index
         if not isinstance(account, dict):
@@ -142,6 +144,11 @@ def provisioning_layout(accounts: t.Any) -> t.List[t.Dict[str, t.Any]]:
             problems.extend(exc.problems)
             continue
         config_path = _check_path(url.path, field + ".provisioning_url path", problems)
+        if config_path in config_owner:
+            # each account prunes its own config directory: two accounts there would delete each other's files
+            problems.append("%s.provisioning_url: config path %r is also the config path of account %s; give every "
+                            "account its own path" % (field, config_path or "/", config_owner[config_path]))
+        config_owner.setdefault(config_path, name)
         params = account.get("params") or {}
         fw_value = account.get("firmware_path")
         if fw_value is None:
@@ -157,7 +164,7 @@ def provisioning_layout(accounts: t.Any) -> t.List[t.Dict[str, t.Any]]:
                 continue
             users.append(str(user["name"]))
         assets = _assets(account, field, problems)
-        published = {a["name"] for a in assets} | {a["name"][:-4] + ".md5" for a in assets if a["md5"]}
+        published = {a["name"] for a in assets} | {md5_name(a["name"]) for a in assets if a["md5"]}
         missing = [r for r in _references(account) if r["name"] not in published]
         result.append({
             "name": name,

@@ -72,6 +72,8 @@ def test_assets_md5_and_missing_references():
     ([_account(http_users=[{"name": "a"}])], "http_users"),
     ([_account(assets=["/x/../.hidden"])], "asset"),
     ([_account(assets=["/x/a.zip", "/y/a.zip"])], "listed twice"),
+    ([_account(), _account(name="beta", provisioning_url="http://h/acme/cfg")], "also the config path of account acme"),
+    ([_account(provisioning_url="tftp://h"), _account(name="beta", provisioning_url="ftp://h/")], "config path '/'"),
 ])
 def test_invalid_accounts(accounts, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
