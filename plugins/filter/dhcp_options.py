@@ -3,14 +3,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the DHCP side: voip.algo.dhcp_options (values to enter on any DHCP server), voip.algo.dhcp_config
 (the configuration role voip.algo.dhcp writes), voip.algo.dhcp_include (a site configuration with the include line of
-the role's snippet) and voip.algo.dhcp_warn (turns a list of messages into warnings)."""
+the role's snippet)."""
 
 from __future__ import annotations
 
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
 
 from ansible_collections.voip.algo.plugins.module_utils._dhcp import (
     AlgoOptions,
@@ -22,8 +21,6 @@ from ansible_collections.voip.algo.plugins.module_utils._dhcp import (
     router_values,
 )
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoValidationError
-
-_display = Display()
 
 
 def dhcp_options(value: t.Any, option66: t.Any = None, option160: t.Any = None, option150: t.Any = None,
@@ -65,20 +62,8 @@ def dhcp_include(text: t.Any, snippet: str, backend: str = "isc", include_as: t.
         raise AnsibleFilterError("voip.algo.dhcp_include: %s" % exc) from None
 
 
-def dhcp_warn(messages: t.Any, prefix: str = "voip.algo.dhcp") -> int:
-    """Emit every message as an Ansible warning; returns how many were emitted."""
-    if isinstance(messages, str):
-        messages = [messages]
-    if not isinstance(messages, (list, tuple)):
-        raise AnsibleFilterError("voip.algo.dhcp_warn: expects a list of strings")
-    for message in messages:
-        _display.warning("%s: %s" % (prefix, message) if prefix else str(message))
-    return len(messages)
-
-
 class FilterModule:
     """voip.algo DHCP filters."""
 
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"dhcp_options": dhcp_options, "dhcp_config": dhcp_config, "dhcp_include": dhcp_include,
-                "dhcp_warn": dhcp_warn}
+        return {"dhcp_options": dhcp_options, "dhcp_config": dhcp_config, "dhcp_include": dhcp_include}

@@ -166,6 +166,9 @@ def provisioning_layout(accounts: t.Any) -> t.List[t.Dict[str, t.Any]]:
         assets = _assets(account, field, problems)
         published = {a["name"] for a in assets} | {md5_name(a["name"]) for a in assets if a["md5"]}
         missing = [r for r in _references(account) if r["name"] not in published]
+        warnings = ["account %s: %s sets %s and devices will request %s from '%s', but the role does not publish it "
+                    "(add it to the account's assets)" % (name, r["where"], r["param"], r["name"], firmware_path)
+                    for r in missing]
         result.append({
             "name": name,
             "enabled": bool(account.get("enabled", True)),
@@ -177,6 +180,7 @@ def provisioning_layout(accounts: t.Any) -> t.List[t.Dict[str, t.Any]]:
             "http_users": users,
             "assets": assets,
             "missing_assets": missing,
+            "warnings": warnings,
         })
     if problems:
         raise AnsibleFilterError("; ".join(problems))

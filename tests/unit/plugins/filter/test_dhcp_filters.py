@@ -12,7 +12,7 @@ from ansible_collections.voip.algo.plugins.filter import dhcp_options as plugin
 
 
 def test_filters_are_registered():
-    assert set(plugin.FilterModule().filters()) == {"dhcp_options", "dhcp_config", "dhcp_include", "dhcp_warn"}
+    assert set(plugin.FilterModule().filters()) == {"dhcp_options", "dhcp_config", "dhcp_include"}
 
 
 def test_dhcp_options_from_url_and_account():
@@ -52,17 +52,6 @@ def test_dhcp_config():
         plugin.dhcp_config({"backend": "x"})
     with pytest.raises(AnsibleFilterError, match="expects a dict"):
         plugin.dhcp_config("x")
-
-
-def test_dhcp_warn(monkeypatch):
-    seen = []
-    monkeypatch.setattr(plugin._display, "warning", seen.append)
-    assert plugin.dhcp_warn(["one", "two"]) == 2
-    assert seen == ["voip.algo.dhcp: one", "voip.algo.dhcp: two"]
-    assert plugin.dhcp_warn("three", prefix="") == 1
-    assert seen[-1] == "three"
-    with pytest.raises(AnsibleFilterError):
-        plugin.dhcp_warn(5)
 
 
 def test_dhcp_include():
