@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+from ansible.module_utils.common.parameters import PASS_VARS
+
 from ansible_collections.voip.algo.plugins.modules import provisioning_files
 
 try:
@@ -52,8 +54,14 @@ def args(path, **extra):
     return data
 
 
+# ansible-core 2.21+ returns the invocation only when the controller asks for it (INJECT_INVOCATION)
+INJECTS_ON_REQUEST = "inject_invocation" in PASS_VARS
+
+
 def run_module(capsys, module_args, check=False, diff=False):
     module_args = dict(module_args)
+    if INJECTS_ON_REQUEST:
+        module_args["_ansible_inject_invocation"] = True
     if check:
         module_args["_ansible_check_mode"] = True
     if diff:
