@@ -203,7 +203,7 @@ def deploy_server(playbook_runner: t.Callable[..., subprocess.CompletedProcess],
     except BaseException:
         server.stop()
         raise
-    server.run_output = proc.stdout
+    server.run_output = proc.stdout + proc.stderr  # Ansible writes warnings to stderr
     return server
 
 

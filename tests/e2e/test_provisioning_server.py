@@ -138,6 +138,7 @@ def test_tree_layout_and_permissions(server):
     assert changed_devices(server.run_output) == ["0022EE0E0001", "0022EE0E0002", "0022EE0E0101", "0022EE0E0201", "0022EE0E0301"]
     # the unpublished scheduler file is reported
     assert "missing_schedule.db" in server.run_output and "does not publish" in server.run_output
+    assert "[WARNING]: voip.algo.provisioning_server: account" in server.run_output  # a real warning, not a debug line
 
 
 def test_fetch_every_file_with_every_protocol(server):
@@ -306,7 +307,9 @@ def test_disabling_protocols_and_dropping_accounts_removes_what_is_no_longer_pub
     assert not (server.root / "facme").exists()
     # only what the role did not create is left (.hidden comes from test_no_listing_no_escape_no_writes)
     assert sorted(p.name for p in (server.root / "hacme").iterdir()) == [".hidden", "notes.txt"]
-    assert "hacme is no longer used by the provisioning server but is kept" in proc.stdout and "notes.txt" in proc.stdout
+    output = proc.stdout + proc.stderr
+    assert "[WARNING]: voip.algo.provisioning_server: " in output and "notes.txt" in output
+    assert "hacme is no longer used by the provisioning server but is kept" in output
     assert not (server.config_dir / "htpasswd" / "hacme").exists() and (server.config_dir / "htpasswd" / "sacme").exists()
     assert _http_status(*_https_auth(server), "--user", f"{HTTP_USER}:{HTTP_PW}", surl) == 404
     assert "/hacme/" not in (server.config_dir / "nginx-site.conf").read_text(encoding="ascii").replace("(tree root)", "")
