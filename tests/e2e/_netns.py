@@ -23,12 +23,12 @@ def sh(*argv: str, check: bool = True, timeout: float = 30, cwd: str | None = No
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill, a process this test started."""
-    if proc.poll() is None:
+def stop(proc: subprocess.Popen | None, timeout: float = 5) -> None:
+    """Terminate, then kill, a process this test started (``timeout`` seconds to exit after TERM)."""
+    if proc is not None and proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from _netns import stop as stop_process
+
 # 200 OK; checks the Event header and the Request-URI user (ereg check_it fails the call otherwise).
 _REPLY = """      SIP/2.0 {code} {reason}
       [last_Via:]
@@ -103,13 +105,7 @@ class Sipp:
         raise RuntimeError("sipp %s did not bind %d" % (self.name, self.port))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     def messages(self) -> str:
         return self.msgfile.read_text(errors="replace") if self.msgfile.exists() else ""
@@ -305,13 +301,7 @@ class Capture:
 
     def stop(self) -> None:
         time.sleep(0.3)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, timeout=10)  # tshark flushes its capture on TERM
 
     def sip_fields(self, fields: list[str], display_filter: str = "sip") -> list[list[str]]:
         cmd = ["tshark", "-r", str(self.path), "-Y", display_filter, "-T", "fields", "-E", "separator=|"]
@@ -386,13 +376,7 @@ class Sshd:
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         if self._made_run_dir:
             try:
                 os.rmdir("/run/sshd")
