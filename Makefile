@@ -45,7 +45,7 @@ venv312: $(VENV312)/.done ## Python 3.12 venv with the newest ansible-core
 
 collection: venv ## copy the working tree to $(COLL), where ansible finds it
 	rm -rf $(COLL) && mkdir -p $(COLL)
-	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(COLL)/
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C $(COLL)
 	v=$$(grep -oP "pip='\K[0-9.]+" $$($(BIN)/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); \
 	  mkdir -p $(HOME)/.ansible/test/cache && cp tests/utils/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py
 
@@ -69,7 +69,7 @@ e2e: collection ## end-to-end tests against real daemons (root)
 
 test-newest: venv312 ## units and integration with the newest ansible-core on Python 3.12
 	rm -rf $(BUILD)-312 && mkdir -p $(BUILD)-312/ansible_collections/voip/algo
-	git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ $(BUILD)-312/ansible_collections/voip/algo/
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C $(BUILD)-312/ansible_collections/voip/algo
 	cd $(BUILD)-312/ansible_collections/voip/algo && \
 	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 $(VENV312)/bin/ansible --version | head -1 && \
 	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 ansible-test units --local --python 3.12 --requirements --color no && \

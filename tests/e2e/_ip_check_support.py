@@ -311,6 +311,13 @@ include(file="{self.work}/rsyslog.d/*.conf" mode="optional")
             time.sleep(interval)
         raise AssertionError(f"timed out waiting for {what}" + self.log_tail(self.work / "log" / "fail2ban.log"))
 
+    def total_failed(self, jail: str) -> int:
+        """Failures the jail has read from its logs so far ("Total failed" of its status)."""
+        for line in self.f2b("status", jail).stdout.splitlines():
+            if "Total failed:" in line:
+                return int(line.rsplit(":", 1)[1])
+        raise AssertionError(f"no failure count in the status of {jail}")
+
     def banned_in(self, jail: str, ip: str) -> bool:
         return ip in self.f2b("get", jail, "banip", check=False).stdout.split()
 

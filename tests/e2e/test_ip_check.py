@@ -198,8 +198,13 @@ def test_ip_status_info_reports_each_state(lab: Lab, playbook_runner):
 def test_repeat_offender_is_blacklisted_and_stays_so_across_restart(lab: Lab, playbook_runner):
     names = iter(UNKNOWN[30:100])
     for round_ in range(3):
-        for _attempt in range(20):  # one request at a time until banned
+        # one failure at a time, each read by fail2ban before the next, and no more than the jail's maxretry: no
+        # failure is still on its way when the ban lands, so none bans the address again after the unban below
+        for _attempt in range(THRESHOLDS["maxretry"]):
+            seen = lab.total_failed("algo-prov-http")
             lab.http(REPEAT, [next(names)])
+            lab.wait_for(lambda: lab.total_failed("algo-prov-http") > seen or lab.banned_in("algo-prov-http", REPEAT),
+                         f"fail2ban to read failure {_attempt + 1} of round {round_ + 1}")
             if lab.banned_in("algo-prov-http", REPEAT):
                 break
         lab.wait_for(lambda: lab.banned_in("algo-prov-http", REPEAT), f"ban {round_ + 1}")

@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="tftpd-hpa tftp-hpa nginx vsftpd isc-dhcp-server isc-dhcp-client kea-dhcp4-server fail2ban rsyslog \
-sip-tester sipsak tshark curl busybox udhcpc iptables nftables iproute2 procps psmisc openssl shellcheck rsync lftp openssh-server"
+sip-tester sipsak tshark curl busybox udhcpc iptables nftables iproute2 procps psmisc openssl shellcheck lftp openssh-server"
 
 missing=""
 for pkg in $PACKAGES; do

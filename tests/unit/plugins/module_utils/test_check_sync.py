@@ -88,10 +88,11 @@ def test_fail_on(fail_on, total, failed, want):
 
 def test_check_mode_sends_nothing():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 25540))
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     sock.settimeout(0.3)
     try:
-        result = run_check_sync(params(host="127.0.0.1", port=25540, user="1001", password="s3cret", reboot=True),
+        result = run_check_sync(params(host="127.0.0.1", port=port, user="1001", password="s3cret", reboot=True),
                                 check_mode=True)
         with pytest.raises(socket.timeout):
             sock.recv(100)
@@ -100,7 +101,7 @@ def test_check_mode_sends_nothing():
     assert result["changed"] and not result["failed"] and result["counts"] == {"total": 1, "ok": 0, "failed": 0}
     [entry] = result["notified"]
     assert entry["ok"] is None and entry["attempts"] == 0
-    assert entry["request"].startswith("NOTIFY sip:1001@127.0.0.1:25540 SIP/2.0\r\n")
+    assert entry["request"].startswith("NOTIFY sip:1001@127.0.0.1:%d SIP/2.0\r\n" % port)
     assert "Event: check-sync;reboot=true\r\n" in entry["request"] and "Via: SIP/2.0/UDP 127.0.0.1;" in entry["request"]
     assert "s3cret" not in json.dumps(result)
 
@@ -118,15 +119,19 @@ def _answer(sock, stop):
 
 def test_results_and_counts_never_hold_passwords():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 25541))
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
     sock.settimeout(0.05)
     stop = threading.Event()
     thread = threading.Thread(target=_answer, args=(sock, stop), daemon=True)
     thread.start()
     try:
-        result = run_check_sync(params(targets=[{"host": "127.0.0.1", "port": 25541, "name": "0022EE000001", "password": "pw-one"},
-                                                {"host": "127.0.0.1", "port": 25542, "password": "pw-two"}],
-                                       t1=0.05, fail_on="any"))
+        result = run_check_sync(params(targets=[{"host": "127.0.0.1", "port": port, "name": "0022EE000001", "password": "pw-one"},
+                                                {"host": "127.0.0.1", "port": closed, "password": "pw-two"}],
+                                       t1=0.5, fail_on="any"))
     finally:
         stop.set()
         thread.join(2)
@@ -138,6 +143,6 @@ def test_results_and_counts_never_hold_passwords():
         "status", "reason", "attempts", "elapsed", "ok", "error", "msg"}
     assert (first["name"], first["ok"], first["status"]) == ("0022EE000001", True, 200)
     assert (second["ok"], second["error"]) == (False, "unreachable")
-    assert "127.0.0.1:25542" in result["msg"]
+    assert "127.0.0.1:%d" % closed in result["msg"]
     text = json.dumps(result)
     assert "pw-one" not in text and "pw-two" not in text

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
+import threading
 
 import pytest
 
@@ -26,28 +26,23 @@ from ansible_collections.voip.algo.plugins.module_utils._fetch import (
 )
 from ansible_collections.voip.algo.plugins.module_utils._files import md5_content, to_conf
 
-# One port block of 20 per pytest-xdist worker (ansible-test units runs -n auto): 127.0.0.1:27100-27499.
-_BASE = 27100 + 20 * (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0) % 20)
-TFTP_PORT, FTP_PORT, HTTP_PORT, HTTPS_PORT, MTLS_PORT, SILENT_PORT, CLOSED_PORT = range(_BASE, _BASE + 7)
-PASV = (_BASE + 10, _BASE + 19)
 BIG = bytes(range(256)) * 8 + b"tail"          # 2052 bytes: several blocks
 EXACT = b"x" * 1024                              # a multiple of 512: needs the final empty block
 MAC = "0022EE0A0B0C"
 
 
-def _wait_port(port: int, udp: bool = False, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if udp:
-            out = subprocess.run(["ss", "-Hlun", "sport = :%d" % port], capture_output=True, text=True, check=False)
-            if out.stdout.strip():
-                return
-        else:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    return
-        time.sleep(0.05)
-    raise RuntimeError("port %d did not open" % port)
+def _closed_port() -> int:
+    """A TCP port nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listener() -> socket.socket:
+    """A listening TCP socket on a free port, to hand to a daemon: it queues connections before the daemon runs."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.set_inheritable(True)
+    return sock
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -85,11 +80,14 @@ def tftpd(tree):
     binary = shutil.which("in.tftpd") or "/usr/sbin/in.tftpd"
     if not os.path.exists(binary):
         pytest.skip("tftpd-hpa not installed")
-    proc = subprocess.Popen([binary, "-L", "--address", "127.0.0.1:%d" % TFTP_PORT, "--secure", tree],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # inetd (wait) mode: tftpd serves the UDP socket it gets on stdin, bound here to a free port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        proc = subprocess.Popen([binary, "--secure", tree], stdin=sock.fileno(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        port = sock.getsockname()[1]
     try:
-        _wait_port(TFTP_PORT, udp=True)
-        yield proc
+        yield port
     finally:
         _stop(proc)
 
@@ -127,6 +125,8 @@ def nginx(tree, pki):
     with open(os.path.join(d, "htpasswd"), "w") as handle:
         handle.write("prov:{PLAIN}S3cret-pw\n")
     tls = "ssl_certificate %s; ssl_certificate_key %s;" % (pki["server"], pki["server_key"])
+    sockets = {name: _listener() for name in ("http", "https", "mtls")}
+    ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     conf = """
 user root; worker_processes 1; daemon off; pid %(d)s/nginx.pid; error_log %(d)s/error.log;
 events { worker_connections 64; }
@@ -139,15 +139,18 @@ http {
   server { listen 127.0.0.1:%(mtls)d ssl; %(tls)s root %(root)s;
            ssl_client_certificate %(ca)s; ssl_verify_client on; }
 }
-""" % {"d": d, "http": HTTP_PORT, "https": HTTPS_PORT, "mtls": MTLS_PORT, "tls": tls, "root": tree, "ca": pki["ca"]}
+""" % dict(ports, d=d, tls=tls, root=tree, ca=pki["ca"])
     path = os.path.join(d, "nginx.conf")
     with open(path, "w") as handle:
         handle.write(conf)
-    proc = subprocess.Popen([binary, "-c", path, "-p", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # nginx takes listening sockets from $NGINX (as on a binary upgrade) instead of binding its own
+    fds = [sock.fileno() for sock in sockets.values()]
+    proc = subprocess.Popen([binary, "-c", path, "-p", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            pass_fds=fds, env=dict(os.environ, NGINX="".join("%d;" % fd for fd in fds)))
+    for sock in sockets.values():
+        sock.close()
     try:
-        for port in (HTTP_PORT, HTTPS_PORT, MTLS_PORT):
-            _wait_port(port)
-        yield proc
+        yield ports
     finally:
         _stop(proc)
         shutil.rmtree(d, ignore_errors=True)
@@ -155,14 +158,14 @@ http {
 
 @pytest.fixture
 def vsftpd(tree):
+    """vsftpd in inetd mode: each connection accepted here on a free port gets its own vsftpd on stdin/stdout."""
     binary = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
     if not os.path.exists(binary) or os.geteuid() != 0:
         pytest.skip("vsftpd (as root) not available")
     d = tempfile.mkdtemp(prefix="voip-algo-ftp-")
     conf = "\n".join([
-        "listen=YES", "listen_ipv6=NO", "listen_address=127.0.0.1", "listen_port=%d" % FTP_PORT, "background=NO",
-        "anonymous_enable=YES", "anon_root=%s" % tree, "no_anon_password=YES", "local_enable=NO", "write_enable=NO",
-        "pasv_enable=YES", "pasv_address=127.0.0.1", "pasv_min_port=%d" % PASV[0], "pasv_max_port=%d" % PASV[1],
+        "listen=NO", "listen_ipv6=NO", "anonymous_enable=YES", "anon_root=%s" % tree, "no_anon_password=YES",
+        "local_enable=NO", "write_enable=NO", "pasv_enable=YES", "pasv_address=127.0.0.1",  # passive ports: any free
         "secure_chroot_dir=/var/run/vsftpd/empty", "seccomp_sandbox=NO", "xferlog_enable=YES",
         "vsftpd_log_file=%s/vsftpd.log" % d, ""])
     os.makedirs("/var/run/vsftpd/empty", exist_ok=True)
@@ -170,13 +173,31 @@ def vsftpd(tree):
     with open(path, "w") as handle:
         handle.write(conf)
     os.chmod(path, 0o600)
-    with open(os.path.join(d, "stdin.log"), "w") as err:
-        proc = subprocess.Popen([binary, path], stdin=err, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener = _listener()
+    listener.settimeout(0.1)
+    procs = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, dummy = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.setblocking(True)
+                procs.append(subprocess.Popen([binary, path], stdin=conn.fileno(), stdout=conn.fileno(),
+                                              stderr=subprocess.DEVNULL))
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
-        _wait_port(FTP_PORT)
-        yield proc
+        yield listener.getsockname()[1]
     finally:
-        _stop(proc)
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for proc in procs:
+            _stop(proc)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -187,7 +208,7 @@ def target(scheme, port, user=None, password=None, path="acme", fw="acme/fw"):
 # -- TFTP ------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("blksize", [None, 1024, 8])
 def test_tftp_blocks(tftpd, blksize):
-    client = TftpClient("127.0.0.1", TFTP_PORT, blksize=blksize)
+    client = TftpClient("127.0.0.1", tftpd, blksize=blksize)
     assert client.get("acme/big.bin") == BIG
     assert client.get("acme/exact.bin") == EXACT
     assert client.get("acme/empty.bin") == b""
@@ -196,8 +217,8 @@ def test_tftp_blocks(tftpd, blksize):
 
 def test_tftp_timeout_against_silent_peer():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
-        silent.bind(("127.0.0.1", SILENT_PORT))
-        client = TftpClient("127.0.0.1", SILENT_PORT, timeout=0.1, retries=2)
+        silent.bind(("127.0.0.1", 0))
+        client = TftpClient("127.0.0.1", silent.getsockname()[1], timeout=0.1, retries=2)
         with pytest.raises(E.FetchError) as info:
             client.get("x")
         assert info.value.kind == "timeout"
@@ -207,7 +228,7 @@ def test_tftp_timeout_against_silent_peer():
 
 def test_tftp_endpoint_run(tftpd):
     state = E.DeviceState.factory(MAC, "8188")
-    state.dhcp_options = {66: "tftp://127.0.0.1:%d/acme" % TFTP_PORT}
+    state.dhcp_options = {66: "tftp://127.0.0.1:%d/acme" % tftpd}
     state.settings["prov.download.fwpath"] = "acme/fw"
     result = E.provision(state, NetworkConnector())
     assert result.stable and state.settings["audio.page.vol"] == "-6dB" and result.reboots == 1
@@ -215,7 +236,7 @@ def test_tftp_endpoint_run(tftpd):
 
 # -- HTTP / HTTPS ------------------------------------------------------------------------------------------------
 def test_http(nginx):
-    fetcher = HttpFetcher(target("http", HTTP_PORT))
+    fetcher = HttpFetcher(target("http", nginx["http"]))
     assert fetcher.fetch("big.bin", E.AREA_CONFIG) == BIG
     assert fetcher.fetch("tones.zip", E.AREA_FIRMWARE) == b"PK-zip"
     assert fetcher.fetch("missing.conf", E.AREA_CONFIG) is None
@@ -223,24 +244,24 @@ def test_http(nginx):
 
 
 def test_https_basic_auth_and_validation(nginx, pki):
-    good = NetworkConnector(ca=pki["ca"])(target("https", HTTPS_PORT, "prov", "S3cret-pw"))
+    good = NetworkConnector(ca=pki["ca"])(target("https", nginx["https"], "prov", "S3cret-pw"))
     assert good.fetch("exact.bin", E.AREA_CONFIG) == EXACT
-    bad = NetworkConnector(ca=pki["ca"])(target("https", HTTPS_PORT, "prov", "wrong"))
+    bad = NetworkConnector(ca=pki["ca"])(target("https", nginx["https"], "prov", "wrong"))
     with pytest.raises(E.FetchError) as info:
         bad.fetch("exact.bin", E.AREA_CONFIG)
     assert info.value.kind == "auth" and "401" in str(info.value)
-    untrusted = NetworkConnector()(target("https", HTTPS_PORT, "prov", "S3cret-pw"))   # system CAs only
+    untrusted = NetworkConnector()(target("https", nginx["https"], "prov", "S3cret-pw"))   # system CAs only
     with pytest.raises(E.FetchError) as info:
         untrusted.fetch("exact.bin", E.AREA_CONFIG)
     assert info.value.kind == "tls"
-    unvalidated = NetworkConnector(validate=False)(target("https", HTTPS_PORT, "prov", "S3cret-pw"))
+    unvalidated = NetworkConnector(validate=False)(target("https", nginx["https"], "prov", "S3cret-pw"))
     assert unvalidated.fetch("exact.bin", E.AREA_CONFIG) == EXACT
 
 
 def test_https_client_certificate(nginx, pki):
-    with_cert = NetworkConnector(ca=pki["ca"], cert=pki["client"], key=pki["client_key"])(target("https", MTLS_PORT))
+    with_cert = NetworkConnector(ca=pki["ca"], cert=pki["client"], key=pki["client_key"])(target("https", nginx["mtls"]))
     assert with_cert.fetch("big.bin", E.AREA_CONFIG) == BIG
-    without = NetworkConnector(ca=pki["ca"])(target("https", MTLS_PORT))
+    without = NetworkConnector(ca=pki["ca"])(target("https", nginx["mtls"]))
     with pytest.raises(E.FetchError) as info:
         without.fetch("big.bin", E.AREA_CONFIG)
     assert info.value.kind == "tls"
@@ -248,13 +269,13 @@ def test_https_client_certificate(nginx, pki):
 
 def test_http_unreachable():
     with pytest.raises(E.FetchError) as info:
-        HttpFetcher(target("http", CLOSED_PORT)).fetch("x", E.AREA_CONFIG)
+        HttpFetcher(target("http", _closed_port())).fetch("x", E.AREA_CONFIG)
     assert info.value.kind == "unreachable"
 
 
 # -- FTP -------------------------------------------------------------------------------------------------------
 def test_ftp(vsftpd):
-    fetcher = FtpFetcher(target("ftp", FTP_PORT))
+    fetcher = FtpFetcher(target("ftp", vsftpd))
     try:
         assert fetcher.fetch("big.bin", E.AREA_CONFIG) == BIG
         assert fetcher.fetch("tones.zip", E.AREA_FIRMWARE) == b"PK-zip"
@@ -262,7 +283,7 @@ def test_ftp(vsftpd):
     finally:
         fetcher.close()
     state = E.DeviceState.factory(MAC, "8188")
-    state.dhcp_options = {160: "ftp://127.0.0.1:%d/acme" % FTP_PORT}
+    state.dhcp_options = {160: "ftp://127.0.0.1:%d/acme" % vsftpd}
     result = E.provision(state, NetworkConnector())
     assert result.stable and state.assets == {"prov.data.tone": "tones.zip"}
     assert not any(e.name and e.name.endswith(".md5") and e.name.startswith("algom") for e in result.trace.requests())

@@ -1,19 +1,27 @@
 # Copyright (c) voip.algo developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Transaction behaviour against small in-test SIP peers on 127.0.0.1:25500-25559 (the e2e tests use SIPp)."""
+"""Transaction behaviour against small in-test SIP peers on 127.0.0.1 (the e2e tests use SIPp).
+
+Peers bind port 0. UDP tests run on virtual time: the clock moves only when the transport would wait and every peer
+has answered what it was sent, so timers are checked exactly and a slow machine cannot cause a retransmission.
+"""
 from __future__ import annotations
 
+import selectors
 import socket
 import threading
 import time
+import types
 
 import pytest
 
 from ansible_collections.voip.algo.plugins.module_utils import _sip_message as m
+from ansible_collections.voip.algo.plugins.module_utils import _sip_transport
 from ansible_collections.voip.algo.plugins.module_utils._sip_transport import Job, TransportOptions, send_check_sync
 
 FAST = TransportOptions(t1=0.05, t2=0.2)
+STREAM = TransportOptions(t1=0.5)   # TCP has no retransmissions; Timer F (32 s) only bounds a stuck test
 
 
 def reply(request: bytes, status: int, reason: str, extra: str = "") -> bytes:
@@ -22,19 +30,27 @@ def reply(request: bytes, status: int, reason: str, extra: str = "") -> bytes:
     return ("SIP/2.0 %d %s\r\n%s\r\n%sContent-Length: 0\r\n\r\n" % (status, reason, "\r\n".join(keep), extra)).encode()
 
 
-class Peer:
-    """UDP or TCP peer; ``policy(index, request) -> list of bytes to send back`` (index counts requests)."""
+def closed_port(kind: str = "udp") -> int:
+    """A port nothing listens on (bound, read, released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    def __init__(self, port, policy, kind="udp"):
+
+class Peer:
+    """UDP or TCP peer on a free port; ``policy(index, request) -> list of bytes to send back``."""
+
+    def __init__(self, policy, kind="udp"):
         self.policy = policy
         self.requests = []
-        self.times = []
+        self.handled = 0        # requests answered (replies already in the client's socket buffer)
         self.kind = kind
         if kind == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind(("127.0.0.1", port))
+            self.sock.bind(("127.0.0.1", 0))
         else:
-            self.sock = socket.create_server(("127.0.0.1", port))
+            self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.sock.settimeout(0.05)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -42,9 +58,9 @@ class Peer:
 
     def handle(self, data, send):
         self.requests.append(data)
-        self.times.append(time.monotonic())
         for out in self.policy(len(self.requests) - 1, data):
             send(out)
+        self.handled += 1
 
     def run(self):
         while not self.stop_event.is_set():
@@ -75,73 +91,139 @@ class Peer:
         self.sock.close()
 
 
-@pytest.fixture
-def peer():
-    peers = []
+class _VirtualSelector:
+    """A selector that never blocks: when nothing is ready it moves the virtual clock by the timeout instead."""
 
-    def make(port, policy, kind="udp"):
-        p = Peer(port, policy, kind)
-        peers.append(p)
-        return p
-    yield make
-    for p in peers:
+    def __init__(self, clock):
+        self.clock = clock
+        self.real = selectors.DefaultSelector()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def select(self, timeout=None):
+        self.clock.settle()
+        ready = self.real.select(0)
+        if not ready:
+            assert timeout is not None, "the transport would wait forever"
+            self.clock.now += timeout
+        return ready
+
+
+class VirtualClock:
+    """Virtual time for UDP transactions; ``sends`` holds when (since the start) each datagram to a peer was sent."""
+
+    EPOCH = 100.0
+
+    def __init__(self, monkeypatch, peers):
+        self.now = self.EPOCH
+        self.peers = peers
+        self.sends = []
+        real_send = _sip_transport._Transaction.send_datagram  # pylint: disable=protected-access
+
+        def send_datagram(tx):
+            port = tx.sock.getpeername()[1] if tx.sock is not None else None
+            sent = real_send(tx)
+            if sent and port in {p.port for p in self.peers}:
+                self.sends.append(round(self.now - self.EPOCH, 6))
+            return sent
+        monkeypatch.setattr(_sip_transport._Transaction, "send_datagram", send_datagram)  # pylint: disable=protected-access
+        monkeypatch.setattr(_sip_transport, "selectors", types.SimpleNamespace(
+            DefaultSelector=lambda: _VirtualSelector(self), EVENT_READ=selectors.EVENT_READ,
+            EVENT_WRITE=selectors.EVENT_WRITE))
+        monkeypatch.setattr(_sip_transport, "time", types.SimpleNamespace(sleep=self.advance))
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+    def settle(self, limit=10.0):
+        """Wait (real time, bounded) until every peer has answered every datagram sent to it."""
+        deadline = time.monotonic() + limit
+        while sum(p.handled for p in self.peers) < len(self.sends):
+            assert time.monotonic() < deadline, "a peer did not answer within %.0f s" % limit
+            time.sleep(0.001)
+
+
+@pytest.fixture
+def peers():
+    made = []
+    yield made
+    for p in made:
         p.close()
 
 
-def test_200_ok(peer):
-    p = peer(25500, lambda i, r: [reply(r, 200, "OK")])
-    [out] = send_check_sync([Job("127.0.0.1", 25500, user="1001")], FAST)
+@pytest.fixture
+def peer(peers):
+    def make(policy, kind="udp"):
+        p = Peer(policy, kind)
+        peers.append(p)
+        return p
+    return make
+
+
+@pytest.fixture
+def clock(monkeypatch, peers):
+    return VirtualClock(monkeypatch, peers)
+
+
+def silent(i, r):
+    return []
+
+
+def test_200_ok(peer, clock):
+    p = peer(lambda i, r: [reply(r, 200, "OK")])
+    [out] = send_check_sync([Job("127.0.0.1", p.port, user="1001")], FAST, clock)
     assert (out.ok, out.status, out.reason, out.attempts, out.error) == (True, 200, "OK", 1, None)
-    assert p.requests[0].startswith(b"NOTIFY sip:1001@127.0.0.1:25500 SIP/2.0\r\n")
+    assert p.requests[0].startswith(b"NOTIFY sip:1001@127.0.0.1:%d SIP/2.0\r\n" % p.port)
     assert out.request == p.requests[0].decode()
 
 
-def test_timer_e_doubles_to_t2_until_timer_f(peer):
-    p = peer(25501, lambda i, r: [])
-    opts = TransportOptions(t1=0.05, t2=0.2, timeout=1.0)
-    [out] = send_check_sync([Job("127.0.0.1", 25501)], opts)
+def test_timer_e_doubles_to_t2_until_timer_f(peer, clock):
+    p = peer(silent)
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], TransportOptions(t1=0.05, t2=0.2, timeout=1.0), clock)
     assert (out.ok, out.error, out.status) == (False, "timeout", None)
-    gaps = [round(b - a, 2) for a, b in zip(p.times, p.times[1:])]
-    # 0, .05, .15, .35, .55, .75, .95 -> gaps .05 .10 .20 .20 .20 .20
-    assert out.attempts == len(p.requests) == 7
-    assert gaps[:3] == pytest.approx([0.05, 0.1, 0.2], abs=0.03)
-    assert all(g == pytest.approx(0.2, abs=0.03) for g in gaps[3:])
-    assert len(set(p.requests)) == 1  # retransmissions are byte-identical
-    assert 0.95 <= out.elapsed <= 1.2
+    # intervals .05 .10 .20 .20 .20 .20: Timer E doubles from T1 up to T2, Timer F ends it at 1 s
+    assert clock.sends == pytest.approx([0, 0.05, 0.15, 0.35, 0.55, 0.75, 0.95])
+    assert out.attempts == 7 and out.elapsed == pytest.approx(1.0)
+    clock.settle()
+    assert len(p.requests) == 7 and len(set(p.requests)) == 1  # retransmissions are byte-identical
 
 
-def test_default_timer_f_is_64_t1(peer):
-    peer(25502, lambda i, r: [])
-    [out] = send_check_sync([Job("127.0.0.1", 25502)], TransportOptions(t1=0.01, t2=0.04))
-    assert out.error == "timeout" and 0.6 <= out.elapsed <= 0.9
+def test_default_timer_f_is_64_t1(peer, clock):
+    p = peer(silent)
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], TransportOptions(t1=0.01, t2=0.04), clock)
+    assert out.error == "timeout" and out.elapsed == pytest.approx(0.64)
 
 
-def test_provisional_then_final_and_retransmit_at_t2(peer):
+def test_provisional_then_final_and_retransmit_at_t2(peer, clock):
     def policy(i, r):
         if i == 0:
             return [reply(r, 100, "Trying")]
         if i == 1:
             return [reply(r, 183, "Progress"), reply(r, 202, "Accepted")]
         return []
-    p = peer(25503, policy)
-    [out] = send_check_sync([Job("127.0.0.1", 25503)], TransportOptions(t1=0.05, t2=0.15))
+    p = peer(policy)
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], TransportOptions(t1=0.05, t2=0.15), clock)
     assert (out.ok, out.status, out.attempts) == (True, 202, 2)
-    assert p.times[1] - p.times[0] == pytest.approx(0.15, abs=0.04)  # after a 1xx, retransmit at T2
+    assert clock.sends == pytest.approx([0, 0.15])  # after a 1xx, retransmit at T2
 
 
-def test_unmatched_responses_ignored(peer):
+def test_unmatched_responses_ignored(peer, clock):
     def policy(i, r):
         other = r.replace(b"branch=z9hG4bK", b"branch=z9hG4bKx")
         return [b"garbage", other.replace(b"NOTIFY sip:", b"XX"), reply(other, 500, "Wrong"),
                 reply(r.replace(b"CSeq: 1", b"CSeq: 7"), 486, "Busy"), reply(r, 200, "OK")]
-    peer(25504, policy)
-    [out] = send_check_sync([Job("127.0.0.1", 25504)], FAST)
-    assert (out.ok, out.status) == (True, 200)
+    p = peer(policy)
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], FAST, clock)
+    assert (out.ok, out.status, out.attempts) == (True, 200, 1)
 
 
-def test_rejected(peer):
-    peer(25505, lambda i, r: [reply(r, 489, "Bad Event")])
-    [out] = send_check_sync([Job("127.0.0.1", 25505)], FAST)
+def test_rejected(peer, clock):
+    p = peer(lambda i, r: [reply(r, 489, "Bad Event")])
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], FAST, clock)
     assert (out.ok, out.status, out.error) == (False, 489, "rejected") and "489 Bad Event" in out.msg
 
 
@@ -170,39 +252,39 @@ def _verifying_policy(password, qop=True, proxy=False):
 
 
 @pytest.mark.parametrize("qop,proxy", [(True, False), (False, False), (True, True)])
-def test_digest_answered_once(peer, qop, proxy):
-    p = peer(25506, _verifying_policy("s3cret", qop, proxy))
-    [good, bad] = send_check_sync([Job("127.0.0.1", 25506, user="1001", password="s3cret"),
-                                   Job("127.0.0.1", 25506, user="1001", password="wrong")], FAST)
+def test_digest_answered_once(peer, clock, qop, proxy):
+    p = peer(_verifying_policy("s3cret", qop, proxy))
+    [good, bad] = send_check_sync([Job("127.0.0.1", p.port, user="1001", password="s3cret"),
+                                   Job("127.0.0.1", p.port, user="1001", password="wrong")], FAST, clock)
     assert (good.ok, good.status, good.attempts) == (True, 200, 2)
     assert (bad.ok, bad.error, bad.attempts) == (False, "auth_failed", 2) and "second" in bad.msg
     assert not any(b"s3cret" in r or b"wrong" in r for r in p.requests)
 
 
-def test_auth_user_used(peer):
+def test_auth_user_used(peer, clock):
     seen = []
 
     def policy(i, r):
         seen.append(r)
         return [reply(r, 401, "Unauthorized", _challenge())] if i == 0 else [reply(r, 200, "OK")]
-    peer(25507, policy)
-    [out] = send_check_sync([Job("127.0.0.1", 25507, user="1001", auth_user="dev-7", password="x")], FAST)
+    p = peer(policy)
+    [out] = send_check_sync([Job("127.0.0.1", p.port, user="1001", auth_user="dev-7", password="x")], FAST, clock)
     assert out.ok and b'username="dev-7"' in seen[1] and seen[1].startswith(b"NOTIFY sip:1001@")
 
 
-def test_challenge_without_password(peer):
-    peer(25508, lambda i, r: [reply(r, 401, "Unauthorized", _challenge())])
-    [out] = send_check_sync([Job("127.0.0.1", 25508)], FAST)
+def test_challenge_without_password(peer, clock):
+    p = peer(lambda i, r: [reply(r, 401, "Unauthorized", _challenge())])
+    [out] = send_check_sync([Job("127.0.0.1", p.port)], FAST, clock)
     assert (out.error, out.attempts) == ("auth_failed", 1) and "no password" in out.msg
 
 
 def test_icmp_port_unreachable():
-    [out] = send_check_sync([Job("127.0.0.1", 25509)], FAST)
-    assert (out.ok, out.error) == (False, "unreachable") and out.elapsed < 0.5
+    [out] = send_check_sync([Job("127.0.0.1", closed_port())], TransportOptions(t1=0.5))
+    assert (out.ok, out.error) == (False, "unreachable") and "refused" in out.msg
 
 
 def test_unresolvable_host():
-    [out] = send_check_sync([Job("no-such-host.invalid", 25509)], FAST)
+    [out] = send_check_sync([Job("no-such-host.invalid", 5060)], FAST)
     assert out.error == "unreachable" and "resolve" in out.msg
 
 
@@ -210,66 +292,66 @@ def test_unresolvable_host():
 def test_next_address_when_one_is_unreachable(peer, monkeypatch, kind):
     """A name with an AAAA and an A record: the first address refuses (ICMP port unreachable / TCP RST, or no IPv6 at
     all), the second answers; the result is the second's 200 within the same Timer F."""
-    p = peer(25514, lambda i, r: [reply(r, 200, "OK")], kind)
+    p = peer(lambda i, r: [reply(r, 200, "OK")], kind)
     stype, proto = (socket.SOCK_DGRAM, 17) if kind == "udp" else (socket.SOCK_STREAM, 6)
-    answers = [(socket.AF_INET6, stype, proto, "", ("::1", 25515, 0, 0)),
-               (socket.AF_INET, stype, proto, "", ("127.0.0.1", 25514))]
+    answers = [(socket.AF_INET6, stype, proto, "", ("::1", closed_port(kind), 0, 0)),
+               (socket.AF_INET, stype, proto, "", ("127.0.0.1", p.port))]
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, family=0, socktype=0, *a: list(answers))
-    [out] = send_check_sync([Job("dual.example", 25514, user="1001", transport=kind)], FAST)
+    [out] = send_check_sync([Job("dual.example", p.port, user="1001", transport=kind)], STREAM)
     assert (out.ok, out.status, out.error) == (True, 200, None), out
-    assert len(p.requests) == 1 and p.requests[0].startswith(b"NOTIFY sip:1001@dual.example:25514 SIP/2.0\r\n")
+    assert len(p.requests) == 1
+    assert p.requests[0].startswith(b"NOTIFY sip:1001@dual.example:%d SIP/2.0\r\n" % p.port)
     assert b"Via: SIP/2.0/%s 127.0.0.1:" % kind.upper().encode() in p.requests[0]   # the Via of the address used
 
 
 def test_every_address_unreachable(monkeypatch):
-    answers = [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("127.0.0.1", port)) for port in (25515, 25516)]
+    ports = [closed_port(), closed_port()]
+    answers = [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("127.0.0.1", port)) for port in ports]
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, family=0, socktype=0, *a: list(answers))
-    [out] = send_check_sync([Job("dual.example", 25515)], FAST)
+    [out] = send_check_sync([Job("dual.example", ports[0])], STREAM)
     assert (out.ok, out.error, out.attempts) == (False, "unreachable", 2) and "refused" in out.msg
 
 
 def test_tcp(peer):
-    p = peer(25510, lambda i, r: [reply(r, 100, "Trying") + reply(r, 200, "OK")], "tcp")
-    [out, refused] = send_check_sync([Job("127.0.0.1", 25510, user="1001", transport="tcp"),
-                                      Job("127.0.0.1", 25511, transport="tcp")], FAST)
+    p = peer(lambda i, r: [reply(r, 100, "Trying") + reply(r, 200, "OK")], "tcp")
+    [out, refused] = send_check_sync([Job("127.0.0.1", p.port, user="1001", transport="tcp"),
+                                      Job("127.0.0.1", closed_port("tcp"), transport="tcp")], STREAM)
     assert (out.ok, out.status, out.attempts) == (True, 200, 1)
     assert p.requests[0].split(b"\r\n")[1].startswith(b"Via: SIP/2.0/TCP 127.0.0.1:")
     assert (refused.ok, refused.error) == (False, "unreachable")
 
 
 def test_tcp_digest(peer):
-    peer(25512, _verifying_policy("pw"), "tcp")
-    [out] = send_check_sync([Job("127.0.0.1", 25512, user="1001", transport="tcp", password="pw")], FAST)
+    p = peer(_verifying_policy("pw"), "tcp")
+    [out] = send_check_sync([Job("127.0.0.1", p.port, user="1001", transport="tcp", password="pw")], STREAM)
     assert (out.ok, out.attempts) == (True, 2)
 
 
 def test_tcp_silent_times_out(peer):
-    peer(25513, lambda i, r: [], "tcp")
-    [out] = send_check_sync([Job("127.0.0.1", 25513, transport="tcp")], TransportOptions(timeout=0.3))
+    p = peer(silent, "tcp")
+    [out] = send_check_sync([Job("127.0.0.1", p.port, transport="tcp")], TransportOptions(timeout=0.3))
     assert out.error == "timeout" and out.attempts == 1
 
 
-def test_many_targets_concurrency_and_order(peer):
-    ports = list(range(25520, 25530))
-    peers = [peer(port, lambda i, r: [reply(r, 200, "OK")]) for port in ports]
-    jobs = [Job("127.0.0.1", ports[i % 10], user="u%d" % i) for i in range(300)]
-    outs = send_check_sync(jobs, TransportOptions(t1=0.05, concurrency=7))
+def test_many_targets_concurrency_and_order(peer, clock):
+    ps = [peer(lambda i, r: [reply(r, 200, "OK")]) for dummy in range(10)]
+    jobs = [Job("127.0.0.1", ps[i % 10].port, user="u%d" % i) for i in range(300)]
+    outs = send_check_sync(jobs, TransportOptions(t1=0.05, concurrency=7), clock)
     assert all(o.ok for o in outs)
-    assert [o.request.split(" ")[1] for o in outs] == ["sip:u%d@127.0.0.1:%d" % (i, ports[i % 10]) for i in range(300)]
-    assert sum(len(p.requests) for p in peers) == 300
+    assert [o.request.split(" ")[1] for o in outs] == ["sip:u%d@127.0.0.1:%d" % (i, ps[i % 10].port) for i in range(300)]
+    assert sum(len(p.requests) for p in ps) == 300
 
 
-def test_concurrency_bound_holds(peer):
-    # a silent peer: with concurrency 3 and timeout 0.2 s, 9 jobs need three waves
-    peer(25531, lambda i, r: [])
-    start = time.monotonic()
-    outs = send_check_sync([Job("127.0.0.1", 25531)] * 9, TransportOptions(t1=0.5, timeout=0.2, concurrency=3))
+def test_concurrency_bound_holds(peer, clock):
+    # a silent peer: with concurrency 3 and Timer F 0.2 s, 9 jobs run in three waves
+    p = peer(silent)
+    outs = send_check_sync([Job("127.0.0.1", p.port)] * 9, TransportOptions(t1=0.5, timeout=0.2, concurrency=3), clock)
     assert all(o.error == "timeout" for o in outs)
-    assert 0.6 <= time.monotonic() - start < 1.0
+    assert clock.sends == pytest.approx([0.0] * 3 + [0.2] * 3 + [0.4] * 3)
 
 
-def test_rate_limit(peer):
-    p = peer(25532, lambda i, r: [reply(r, 200, "OK")])
-    outs = send_check_sync([Job("127.0.0.1", 25532)] * 11, TransportOptions(rate=50))
+def test_rate_limit(peer, clock):
+    p = peer(lambda i, r: [reply(r, 200, "OK")])
+    outs = send_check_sync([Job("127.0.0.1", p.port)] * 11, TransportOptions(rate=50), clock)
     assert all(o.ok for o in outs)
-    assert p.times[-1] - p.times[0] == pytest.approx(0.2, abs=0.05)  # 11 starts, 20 ms apart
+    assert clock.sends == pytest.approx([0.02 * i for i in range(11)])  # 11 starts, 20 ms apart

@@ -1,7 +1,7 @@
 # Copyright (c) voip.algo developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The module (what runs on a delegated host) end to end in-process, against a bound UDP socket on 127.0.0.1:25550."""
+"""The module (what runs on a delegated host) end to end in-process, against a UDP peer bound to a free port on 127.0.0.1."""
 from __future__ import annotations
 
 import json
@@ -40,7 +40,7 @@ def run_module(capsys, args):
 @pytest.fixture
 def answering_peer():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 25550))
+    sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.05)
     stop = threading.Event()
     seen = []
@@ -57,28 +57,37 @@ def answering_peer():
             sock.sendto(b"SIP/2.0 200 OK\r\n" + keep + b"\r\nContent-Length: 0\r\n\r\n", addr)
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield seen
+    yield sock.getsockname()[1], seen
     stop.set()
     thread.join(2)
     sock.close()
 
 
+def closed_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_module_sends_and_masks(capsys, answering_peer):
-    result = run_module(capsys, {"targets": [{"host": "127.0.0.1", "port": 25550, "user": "1001", "password": "m0dule-pw"}]})
+    port, seen = answering_peer
+    result = run_module(capsys, {"targets": [{"host": "127.0.0.1", "port": port, "user": "1001", "password": "m0dule-pw"}],
+                                 "t1": 2.0})
     assert not result.get("failed") and result["changed"]
     assert result["counts"] == {"total": 1, "ok": 1, "failed": 0}
-    assert result["notified"][0]["status"] == 200 and len(answering_peer) == 1
+    assert result["notified"][0]["status"] == 200 and result["notified"][0]["attempts"] == len(seen)
     assert "m0dule-pw" not in json.dumps(result)
 
 
 def test_module_check_mode(capsys, answering_peer):
-    result = run_module(capsys, {"host": "127.0.0.1", "port": 25550, "_ansible_check_mode": True})
-    assert result["changed"] and result["notified"][0]["request"].startswith("NOTIFY sip:127.0.0.1:25550 SIP/2.0")
-    assert not answering_peer
+    port, seen = answering_peer
+    result = run_module(capsys, {"host": "127.0.0.1", "port": port, "_ansible_check_mode": True})
+    assert result["changed"] and result["notified"][0]["request"].startswith("NOTIFY sip:127.0.0.1:%d SIP/2.0" % port)
+    assert not seen
 
 
 def test_module_fails_on_any(capsys):
-    result = run_module(capsys, {"host": "127.0.0.1", "port": 25551, "t1": 0.05})
+    result = run_module(capsys, {"host": "127.0.0.1", "port": closed_port(), "t1": 0.05})
     assert result["failed"] and result["notified"][0]["error"] == "unreachable"
 
 

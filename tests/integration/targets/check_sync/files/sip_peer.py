@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Small SIP UDP peer for the check_sync integration target (the e2e tests use SIPp).
 
-usage: python sip_peer.py PORT LOGFILE SECONDS PIDFILE
+usage: python sip_peer.py PORTSFILE LOGFILE SECONDS PIDFILE
+Binds a free UDP port and writes {"peer": port, "closed": a port nothing listens on} to PORTSFILE (atomically).
 Answers NOTIFY Event: check-sync with 200 OK; user 2001 must authenticate (digest MD5, qop=auth, password s3cret);
 other events get 489. Each request is appended to LOGFILE as one JSON line.
 """
@@ -42,11 +43,17 @@ def digest_ok(value, uri):
 
 
 def main():
-    port, logfile, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    portsfile, logfile, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     with open(sys.argv[4], "w", encoding="utf-8") as pidfile:
         pidfile.write(str(os.getpid()))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
+    sock.bind(("127.0.0.1", 0))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with open(portsfile + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump({"peer": sock.getsockname()[1], "closed": closed}, handle)
+    os.rename(portsfile + ".tmp", portsfile)
     sock.settimeout(0.2)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
