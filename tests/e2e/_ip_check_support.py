@@ -28,7 +28,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from _server_support import ServerDeployment, deploy_server, make_pki, stop_pidfile
+from _server_support import PRIVATE_DEV, ServerDeployment, deploy_server, make_pki, stop_pidfile
 
 SERVER_IP = "10.197.0.1"
 DEVICE_UA = "Algo-8301/5.4.3"
@@ -42,31 +42,9 @@ MACS = {"tftp": "0022EE0E0001", "ftp": "0022EE0E0101", "http": "0022EE0E0201", "
 ACCOUNT_DIRS = {"tftp": "tacme", "ftp": "facme", "http": "hacme", "https": "sacme"}
 CONF = {proto: f"{ACCOUNT_DIRS[proto]}/algom{mac}.conf" for proto, mac in MACS.items()}  # path below the tree
 
-NSRUN = """#!/bin/sh
 # nsrun.sh HOSTDEV SYSLOG_SOCKET COMMAND...: run COMMAND with a private /dev whose "log" is SYSLOG_SOCKET.
 # Called through "unshare -m --propagation private": none of these mounts is visible outside.
-set -eu
-hostdev=$1
-sock=$2
-shift 2
-mkdir -p "$hostdev"
-mount --rbind /dev "$hostdev"
-mount -t tmpfs -o mode=0755,size=1m vaip-dev /dev
-for entry in "$hostdev"/*; do
-    name=${entry##*/}
-    [ "$name" = log ] && continue
-    if [ -L "$entry" ]; then
-        cp -P "$entry" "/dev/$name"
-    elif [ -d "$entry" ]; then
-        mkdir "/dev/$name"
-        mount --rbind "$entry" "/dev/$name"
-    elif [ -e "$entry" ]; then
-        : > "/dev/$name"
-        mount --bind "$entry" "/dev/$name"
-    fi
-done
-ln -s "$sock" /dev/log
-umount -l "$hostdev"
+NSRUN = "#!/bin/sh\n" + PRIVATE_DEV.replace("hostdev=$1\n", "hostdev=$1\nsock=$2\nshift 2\n") + """ln -s "$sock" /dev/log
 exec "$@"
 """
 

@@ -246,6 +246,31 @@ while True:  # PID 1 of the namespace: reap the daemons' orphans so that start-s
 """
 
 
+# Run in a private mount namespace: /dev becomes a tmpfs holding bind mounts of the host's device nodes, without the
+# host's "log". A syslog socket made there (rsyslogd's /dev/log) never appears on the host. Argument: a scratch mount
+# point (an empty directory; it is a mount point in the private namespace only).
+PRIVATE_DEV = """set -eu
+hostdev=$1
+mkdir -p "$hostdev"
+mount --rbind /dev "$hostdev"
+mount -t tmpfs -o mode=0755,size=1m algo-dev /dev
+for entry in "$hostdev"/*; do
+    name=${entry##*/}
+    [ "$name" = log ] && continue
+    if [ -L "$entry" ]; then
+        cp -P "$entry" "/dev/$name"
+    elif [ -d "$entry" ]; then
+        mkdir "/dev/$name"
+        mount --rbind "$entry" "/dev/$name"
+    elif [ -e "$entry" ]; then
+        : > "/dev/$name"
+        mount --bind "$entry" "/dev/$name"
+    fi
+done
+umount -l "$hostdev"
+"""
+
+
 class IsolatedHost:
     """Network namespace ``netns`` plus a new PID namespace (private /proc, private /run) for the init scripts.
 
@@ -283,6 +308,11 @@ class IsolatedHost:
 
     def run(self, *argv: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(*argv), env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def private_dev(self, scratch: Path) -> None:
+        """Give the namespace its own /dev (see PRIVATE_DEV): a host without a syslog socket stays without one."""
+        proc = self.run("sh", "-c", PRIVATE_DEV, "private-dev", str(scratch))
+        assert proc.returncode == 0, proc.stderr
 
     def processes(self) -> list[str]:
         """Command names of the processes in the PID namespace (except its PID 1)."""

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from _netns import Lab, sh
-from _server_support import HostSnapshot, IsolatedHost, ServerDeployment, changed_devices, deploy_server, recap
+from _server_support import (SERVICE_HOST_FILES, SERVICE_RC_NAMES, HostSnapshot, IsolatedHost, ServerDeployment, changed_devices,
+                             deploy_server, recap)
 
 PORTS = {"tftp": 26169, "http": 26180, "https": 26543, "ftp": 26121, "pasv_min": 26130, "pasv_max": 26139}
 HOST = "127.0.0.1"
@@ -406,3 +407,104 @@ def test_service_mode_with_init_scripts_in_namespace(service_host, collection_en
     counts = recap(again.stdout)
     assert counts["changed"] == 0 and counts["failed"] == 0, again.stdout[-5000:]
     assert _client(lab, "curl", "-sS", "--fail", f"http://{SV_SERVER_IP}/svacme/algop8188.conf").stdout == published["svacme/algop8188.conf"]
+
+
+# What the IP Check writes on the host in service mode, besides SERVICE_HOST_FILES.
+IP_CHECK_HOST_FILES = tuple(
+    [f"/etc/fail2ban/filter.d/algo-prov-{jail}.conf" for jail in ("http", "agent", "ftp", "tftp", "success", "blacklist")]
+    + ["/etc/fail2ban/jail.d/algo-provisioning.local", "/etc/fail2ban/fail2ban.d/algo-provisioning.local",
+       "/etc/fail2ban/action.d/algo-prov-whitelist.conf", "/etc/fail2ban/action.d/algo-prov-nginx-deny.conf",
+       "/etc/rsyslog.d/30-algo-provisioning-tftpd.conf"])
+
+
+@pytest.fixture
+def container_host(tmp_path_factory):
+    """Like service_host, and with its own /dev (no syslog socket, as on the CI host): a Debian 12 host without
+    systemd, where tftpd-hpa, nginx, vsftpd and fail2ban have init scripts and rsyslog has none."""
+    lab = Lab.make("vact", SV_SERVER_IP)
+    snapshot = HostSnapshot(SERVICE_HOST_FILES + IP_CHECK_HOST_FILES, SERVICE_RC_NAMES + ("fail2ban",))
+    lab.create()
+    host = None
+    base = Path(tempfile.mkdtemp(prefix="algo-srv-ct-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    try:
+        sh("ip", "-n", lab.client_ns, "addr", "add", SV_CLIENT_IP + "/24", "dev", lab.client_if)
+        host = IsolatedHost(lab.server_ns)
+        host.private_dev(base / "hostdev")
+        yield lab, host, base
+    finally:
+        if host is not None:
+            # the rsyslogd the role started, by its pid file; then the services; the namespace's PID 1 takes the rest
+            host.run("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/10/KILL/5",
+                     "--pidfile", "/run/rsyslogd.pid", "--exec", "/usr/sbin/rsyslogd")
+            host.close(stop_services=("fail2ban", "nginx", "vsftpd", "tftpd-hpa"))
+        lab.destroy()
+        snapshot.restore()
+        subprocess.run(["userdel", SV_FTP_USER], capture_output=True, check=False, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+        assert snapshot.differences() == []
+
+
+def test_container_host_without_rsyslog_service_runs_rsyslogd_itself(container_host, collection_env):
+    """Service mode with the IP Check on, on a host without systemd: rsyslog has no service there, so the role runs
+    rsyslogd itself (pid file /run/rsyslogd.pid); tftpd's refusals reach fail2ban through it; a re-run changes nothing;
+    turning the IP Check off works and leaves rsyslogd running without the drop-in."""
+    lab, host, base = container_host
+    assert not Path("/etc/init.d/rsyslog").exists() and not host.run("test", "-e", "/run/systemd/system").returncode == 0
+    account = {"name": "ctacme", "sip_realm": "ctacme.example", "provisioning_url": f"tftp://{SV_SERVER_IP}/ctacme",
+               "devices": [{"mac": "00:22:EE:0E:06:01", "model": "8180",
+                            "sip": {"extension": "601", "auth_id": "601", "password": "Sip-601-pw"}}]}
+    ip_check = {"state_dir": str(base / "state"), "libexec_dir": str(base / "libexec"), "fail2ban_db": str(base / "f2b.sqlite3"),
+                "fail2ban_log": str(base / "log" / "fail2ban.log"), "install_packages": False}
+    variables = {
+        "provisioning_server_root": str(base / "srv"),
+        "provisioning_server_config_dir": str(base / "etc"),
+        "provisioning_server_log_dir": str(base / "log"),
+        "provisioning_server_accounts": [account],
+        "provisioning_server_install_packages": False,
+        "provisioning_server_tftp": {"enabled": True},
+        "provisioning_server_ip_check": ip_check,
+        "ansible_pipelining": True,
+    }
+    playbook = base / "server.yml"
+    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
+                        "  roles:\n    - voip.algo.provisioning_server\n", encoding="utf-8")
+
+    def run(extra: dict) -> subprocess.CompletedProcess:
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(extra), str(playbook)]
+        return host.run(*cmd, env=collection_env, timeout=300)
+
+    first = run(variables)
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+    assert "IP Check | rsyslogd runs (no rsyslog service on this host; the role runs it)" in first.stdout
+    assert {"rsyslogd", "in.tftpd", "fail2ban-server"} <= set(host.processes()), host.processes()
+    pid = host.run("cat", "/run/rsyslogd.pid").stdout.strip()
+    assert pid.isdigit() and host.run("kill", "-0", pid).returncode == 0
+    # a refused TFTP fetch: tftpd -> syslog (/dev/log of this host) -> rsyslogd -> tftpd.log -> fail2ban
+    missing = f"tftp://{SV_SERVER_IP}/ctacme/algom0022EE0E0699.conf"
+    assert _client(lab, "curl", "-sS", "--max-time", "10", missing).returncode != 0
+    assert _client(lab, "curl", "-sS", "--fail", "--max-time", "10",
+                   f"tftp://{SV_SERVER_IP}/ctacme/algom0022EE0E0601.conf").returncode == 0
+
+    def tftp_failures() -> int:
+        status = host.run("fail2ban-client", "status", "algo-prov-tftp").stdout
+        return int(status.split("Total failed:")[1].split()[0]) if "Total failed:" in status else 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and tftp_failures() < 1:
+        time.sleep(0.2)
+    log = (base / "log" / "tftpd.log").read_text(encoding="utf-8", errors="replace")
+    assert "algom0022EE0E0699.conf" in log and tftp_failures() >= 1, log[-2000:]
+    # the second run changes nothing and keeps the same rsyslogd
+    again = run(variables)
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-5000:]
+    assert host.run("cat", "/run/rsyslogd.pid").stdout.strip() == pid
+    # IP Check off: the drop-in goes, rsyslogd is restarted without it, nothing fails
+    off = run(dict(variables, provisioning_server_ip_check=dict(ip_check, enabled=False)))
+    assert off.returncode == 0, off.stdout[-5000:] + off.stderr[-2000:]
+    assert "IP Check | Restart rsyslogd (no service)" in off.stdout
+    assert not Path("/etc/rsyslog.d/30-algo-provisioning-tftpd.conf").exists()
+    new_pid = host.run("cat", "/run/rsyslogd.pid").stdout.strip()
+    assert new_pid.isdigit() and new_pid != pid and "rsyslogd" in host.processes()
+    assert recap(run(dict(variables, provisioning_server_ip_check=dict(ip_check, enabled=False))).stdout)["changed"] == 0
