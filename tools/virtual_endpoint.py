@@ -21,7 +21,8 @@ Examples::
         --listen-sip 127.0.0.1:27060 --listen-seconds 60
 
 Output: one JSON document per provisioning run on stdout (``--quiet`` to suppress) and, with ``--log FILE``,
-one JSON line per run and per SIP request in FILE. Exit status: 0 stable, 3 provisioning loop, 2 usage error.
+one JSON line per run and per SIP request in FILE. Exit status: 0 stable, 3 provisioning loop, 4 not provisioned (no server
+reachable, or a server error), 2 usage error.
 
 ``--dhcp-options FILE`` accepts a JSON object (``{"66": "...", "160": "...", "150": "..."}``), the environment
 that ``dhclient`` hands its ``-sf`` script (``new_tftp_server_name=...``, ``new_algo_provisioning=...``,
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if args.boot:
         result = device.boot()
-        status = 3 if result.loop else 0
+        status = 3 if result.loop else (0 if result.stable else 4)
     else:
         device.state.save(args.state)
     if args.listen_sip:

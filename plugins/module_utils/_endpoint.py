@@ -717,7 +717,8 @@ class Endpoint:
         self.state.history.append({"boot": self._boot, "reboots": reboots, "result": reason,
                                    "config": self.state.config_name, "firmware": self.state.firmware})
         del self.state.history[:-20]
-        stable = not loop and reason in ("stable", "disabled", "no_server", "server_error")
+        # a device that found no server or got an error holds nothing new: it is not done, whatever it keeps
+        stable = not loop and reason in ("stable", "disabled")
         return RunResult(self.state, self.trace, stable, reboots, loop, reason, [_public_pass(p) for p in passes])
 
     def check_sync(self, behaviour: str | None = None) -> RunResult:

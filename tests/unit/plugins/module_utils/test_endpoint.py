@@ -315,7 +315,7 @@ def test_fetch_error_stops_the_pass():
             raise E.FetchError("connection refused", "unreachable")
     state = device()
     result = E.provision(state, lambda target: Down())
-    assert result.reason == "server_error" and result.stable and result.trace.requests()[0].result.startswith("error")
+    assert result.reason == "server_error" and not result.stable and result.trace.requests()[0].result.startswith("error")
 
 
 def test_state_json_roundtrip(tmp_path):
@@ -342,3 +342,10 @@ def test_directory_fetcher(tmp_path):
     assert fetcher.fetch("ALGOP8188.conf", E.AREA_CONFIG) is None
     assert fetcher.fetch("t.zip", E.AREA_FIRMWARE) == b"z"
     assert fetcher.fetch("../cfg/algop8188.conf", E.AREA_FIRMWARE) is None
+
+
+def test_no_server_is_not_stable():
+    state = device(options={})
+    result = E.Endpoint(state, connect({})).run()
+    assert (result.reason, result.stable, result.loop) == ("no_server", False, False)
+    assert result.to_dict()["stable"] is False
