@@ -34,7 +34,8 @@ from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError
 BAN_JAILS = ("algo-prov-http", "algo-prov-agent", "algo-prov-ftp", "algo-prov-tftp")
 BLACKLIST_JAIL = "algo-prov-blacklist"
 SUCCESS_JAIL = "algo-prov-success"
-DEFAULT_DEVICE_USER_AGENT = "algo"
+# No public source gives an Algo device's HTTP User-Agent: by default no rule depends on it (opt-in, unverified).
+DEFAULT_DEVICE_USER_AGENT = ""
 
 LOG_NAMES = {
     "http": "algo-provisioning.access.log",
@@ -162,7 +163,10 @@ def _basename(path: str) -> str:
     return path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-def device_agent_regex(device_user_agent: str = DEFAULT_DEVICE_USER_AGENT) -> t.Pattern[str]:
+def device_agent_regex(device_user_agent: str = DEFAULT_DEVICE_USER_AGENT) -> t.Optional[t.Pattern[str]]:
+    """The opt-in User-Agent rule; None (no rule) for an empty value."""
+    if not device_user_agent:
+        return None
     try:
         return re.compile(device_user_agent, re.IGNORECASE)
     except re.error as exc:
@@ -170,12 +174,13 @@ def device_agent_regex(device_user_agent: str = DEFAULT_DEVICE_USER_AGENT) -> t.
 
 
 def classify_nginx(line: str, agent_re: t.Optional[t.Pattern[str]] = None) -> t.Optional[LogEvent]:
-    """Classify one access log line; None when it says nothing about the IP Check."""
+    """Classify one access log line; None when it says nothing about the IP Check.
+
+    Only a device's own file (``algom<MAC>.conf``, ``-i``) served is evidence of a device; a generic file proves
+    nothing. ``agent_re`` is the opt-in User-Agent rule (None: no rule)."""
     match = NGINX_LINE.match(line)
     if not match:
         return None
-    if agent_re is None:
-        agent_re = device_agent_regex()
     try:
         when = _nginx_time(match.group("time"))
     except ValueError:
@@ -194,9 +199,10 @@ def classify_nginx(line: str, agent_re: t.Optional[t.Pattern[str]] = None) -> t.
         return LogEvent(ip, when, "http", "failed", "refused client certificate")
     config = CONFIG_FILE.match(name)
     if config and request and request.group("method") in ("GET", "HEAD") and status in (200, 206, 304):
-        if agent_re.search(match.group("agent")):
+        if agent_re is not None and not agent_re.search(match.group("agent")):
+            return LogEvent(ip, when, "http", "not_device", "config requested by a non-device user agent")
+        if config.group("mac"):
             return LogEvent(ip, when, "http", "success", "config served", _mac(config.group("mac")))
-        return LogEvent(ip, when, "http", "not_device", "config requested by a non-device user agent")
     return None
 
 
@@ -213,7 +219,7 @@ def classify_vsftpd(line: str) -> t.Optional[LogEvent]:
     found = _FTP_OK.match(msg)
     if found:
         config = CONFIG_FILE.match(_basename(found.group("path")))
-        if config:
+        if config and config.group("mac"):  # a generic file proves nothing
             when = _local_time(int(match.group("year")), match.group("mon"), match.group("day"), match.group("hms"))
             return LogEvent(found.group("ip"), when, "ftp", "success", "config served", _mac(config.group("mac")))
     return None

@@ -42,10 +42,11 @@ options:
     default: /var/lib/algo-provisioning/ip-whitelist
   device_user_agent:
     description:
-      - Regular expression (case-insensitive) a device's HTTP User-Agent matches; config files served to other agents
-        count as O(ignore:not_device_requests). Same value as the role's C(provisioning_server_ip_check.device_user_agent).
+      - Opt-in. Regular expression (case-insensitive) a device's HTTP User-Agent matches; config files served to other
+        agents count as O(ignore:not_device_requests). Same value as the role's
+        C(provisioning_server_ip_check.device_user_agent). Empty (the default) means no User-Agent rule.
     type: str
-    default: algo
+    default: ""
   since:
     description: Count only failures at most this many seconds old; V(0) counts everything in the current logs.
     type: int
@@ -162,7 +163,7 @@ def main() -> None:
             log_dir=dict(type="path", default="/var/log/algo-provisioning"),
             fail2ban_db=dict(type="path", default="/var/lib/fail2ban/fail2ban.sqlite3"),
             whitelist_file=dict(type="path", default="/var/lib/algo-provisioning/ip-whitelist"),
-            device_user_agent=dict(type="str", default="algo"),
+            device_user_agent=dict(type="str", default=""),
             since=dict(type="int", default=0),
         ),
         supports_check_mode=True,

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
 THRESHOLDS = {
     "maxretry": 5, "findtime": "60s", "bantime": "5m", "bantime_multipliers": [1, 2, 4], "bantime_maxtime": "30m",
     "blacklist_bans": 3, "blacklist_findtime": "10m", "dbpurgeage": "1d",
+    "device_user_agent": "algo",  # the opt-in User-Agent rule (off by default), so that the browser tests run
 }
 SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER = (
     "10.197.1.10", "10.197.1.20", "10.197.1.30", "10.197.1.40", "10.197.1.45", "10.197.1.50", "10.197.1.60", "10.197.1.70")
@@ -145,8 +146,11 @@ def test_browser_fetching_a_config_is_banned(lab: Lab):
 
 
 def test_device_is_whitelisted_and_survives_100_failures(lab: Lab):
+    # a public generic file, even fetched with a device's User-Agent, proves nothing (anyone may fetch it)
+    assert lab.http(OTHER, ["hacme/algop8301.conf"]) == [200]
     assert lab.https(DEVICE, CONF["https"]) == 200  # mTLS + basic auth + Algo User-Agent
     lab.wait_for(lambda: lab.whitelist.exists() and DEVICE in lab.whitelist.read_text(), "whitelist entry of the device")
+    assert OTHER not in lab.whitelist.read_text()  # its line came first in the same log: read, and not whitelisted
     assert lab.tftp(DEVICE, CONF["tftp"]) == 0 and lab.ftp(DEVICE, CONF["ftp"]) == 0
     assert lab.http(DEVICE, UNKNOWN[100:200]) == [404] * 100
     assert lab.http(DEVICE, ["hacme/algop8301.conf", CONF["http"]]) == [200, 200]

@@ -56,19 +56,28 @@ def kinds(events):
 
 
 def test_nginx_lines_are_classified():
-    events = [ipc.classify_nginx(line) for line in NGINX]
+    # the default: no User-Agent rule (no public source gives a device's User-Agent)
+    events = [ipc.classify_nginx(line, ipc.device_agent_regex(ipc.DEFAULT_DEVICE_USER_AGENT)) for line in NGINX]
     assert kinds(events) == [
         ("success", "config served"),
         ("failed", "not found"),
-        ("not_device", "config requested by a non-device user agent"),
+        ("success", "config served"),  # a browser's User-Agent proves nothing either way
         None,  # the 401 challenge without credentials is not a failure
         ("failed", "refused credential"),
-        ("not_device", "config requested by a non-device user agent"),  # credentials right, but curl is no device
+        ("success", "config served"),  # the right credentials, whatever the client
         ("failed", "not found"),  # .md5 of an unknown file
         ("success", "config served"),
         None,  # 444: closed by the nginx deny map, not counted again
     ]
     assert events[0].mac == "0022EE010203" and events[0].time == T_NGINX and events[0].ip == "127.0.0.1"
+    assert ipc.device_agent_regex("") is None and ipc.DEFAULT_DEVICE_USER_AGENT == ""
+
+
+def test_nginx_opt_in_user_agent_rule():
+    events = [ipc.classify_nginx(line, ipc.device_agent_regex("algo")) for line in NGINX]
+    assert kinds(events)[2] == ("not_device", "config requested by a non-device user agent")
+    assert kinds(events)[5] == ("not_device", "config requested by a non-device user agent")
+    assert kinds(events)[0] == ("success", "config served")
 
 
 def test_nginx_refused_client_certificate_and_custom_agent():
@@ -83,10 +92,13 @@ def test_nginx_refused_client_certificate_and_custom_agent():
         ipc.device_agent_regex("(")
 
 
-def test_generic_config_success_has_no_mac():
-    line = NGINX[0].replace("algom0022EE010203.conf", "algop8301-i.conf")
-    event = ipc.classify_nginx(line)
-    assert event.kind == "success" and event.mac is None
+def test_generic_config_is_no_evidence():
+    """A public generic file fetched (by a device or by curl -A curl-algorithm-test) never whitelists."""
+    for name in ("algop8301-i.conf", "algop8301.conf"):
+        assert ipc.classify_nginx(NGINX[0].replace("algom0022EE010203.conf", name)) is None
+        assert ipc.classify_nginx(NGINX[2].replace("algom0022EE010203.conf", name), ipc.device_agent_regex("algo")).kind == "not_device"
+    ftp = VSFTPD[3].replace("algom0022EE010203.conf", "algop8301.conf")
+    assert ipc.classify_vsftpd(ftp) is None
 
 
 def test_vsftpd_lines_are_classified():
@@ -137,7 +149,8 @@ def test_summary_counts_every_protocol(tmp_path):
     assert local.failed_count == 7
     assert local.reasons == {"http not found": 2, "http refused credential": 1, "ftp not found": 2,
                              "ftp refused credential": 1, "tftp not found": 1}
-    assert local.not_device_count == 2
+    assert local.not_device_count == 0  # no User-Agent rule by default
+    assert ipc.summarize_logs(ipc.log_paths(str(tmp_path)), "algo")["127.0.0.1"].not_device_count == 2
     assert local.first_success_mac == "0022EE010203"
     assert local.last_failed == time.mktime((2026, 11, 22, 19, 47, 13, 0, 0, -1))
     since = ipc.summarize_logs(ipc.log_paths(str(tmp_path)), since=T_NGINX + 1)
@@ -170,7 +183,7 @@ def test_states_from_logs_database_and_whitelist(tmp_path):
     assert result["198.51.100.7"]["mac"] is None
     local = result["127.0.0.1"]
     assert local["failed"] and local["failed_count"] == 7 and not local["whitelisted"] and not local["banned"]
-    assert local["last_failed"] is not None and local["not_device_requests"] == 2
+    assert local["last_failed"] is not None and local["not_device_requests"] == 0  # no User-Agent rule by default
     one = ipc.collect(["203.0.113.2", "::ffff:0:1"], str(tmp_path), str(db), str(whitelist), now=now)
     assert [r["ip"] for r in one] == ["203.0.113.2", "::ffff:0:1"]
     assert not any(one[0][flag] for flag in ("failed", "banned", "blacklisted", "whitelisted"))
