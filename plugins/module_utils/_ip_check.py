@@ -20,13 +20,16 @@ from __future__ import annotations
 import calendar
 import datetime
 import ipaddress
+import json
 import os
+import posixpath
 import re
 import sqlite3
 import subprocess
 import tempfile
 import time
 import typing as t
+import urllib.parse
 from dataclasses import dataclass, field
 
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
@@ -45,9 +48,17 @@ LOG_NAMES = {
 
 _MONTHS = {name: index for index, name in enumerate(calendar.month_abbr) if name}
 
-# nginx: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
-#         "$http_user_agent" $scheme $server_port "$ssl_client_s_dn"'
+# nginx, log_format algo_provisioning escape=json: '$remote_addr - "$remote_user" [$time_local] "$request" $status
+# $body_bytes_sent "$http_referer" "$http_user_agent" $scheme $server_port "$ssl_client_s_dn" "$uri"'. Quoted fields
+# are JSON-escaped (no bare quote can split them); $uri is the decoded, normalised path nginx served.
+_Q = r'(?:[^"\\]|\\.)*'
 NGINX_LINE = re.compile(
+    r'^(?P<ip>\S+) - "(?P<user>' + _Q + r')" \[(?P<time>[^\]]*)\] "(?P<request>' + _Q + r')" (?P<status>\d{3}) '
+    r'(?P<bytes>\S+) "(?P<referer>' + _Q + r')" "(?P<agent>' + _Q + r')" (?P<scheme>\S+) (?P<port>\S+) '
+    r'"(?P<dn>' + _Q + r')" "(?P<uri>' + _Q + r')"\s*$'
+)
+# the format before 1.1.0 (unescaped, no $uri), still read from logs written before an upgrade
+NGINX_LINE_V1 = re.compile(
     r'^(?P<ip>\S+) - (?P<user>\S+) \[(?P<time>[^\]]*)\] "(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\S+) '
     r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)"(?: (?P<scheme>\S+) (?P<port>\S+) "(?P<dn>[^"]*)")?\s*$'
 )
@@ -163,6 +174,22 @@ def _basename(path: str) -> str:
     return path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
+def _json_field(text: str) -> str:
+    """A field of the escape=json log format as the client sent it."""
+    if "\\" not in text:
+        return text
+    try:
+        return json.loads('"%s"' % text)
+    except ValueError:
+        return text
+
+
+def _decoded_path(path: str) -> str:
+    """What a server maps a request path to: query dropped, percent-decoded, dot segments and repeated / resolved."""
+    path = urllib.parse.unquote(path.split("?", 1)[0], errors="replace")
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
 def device_agent_regex(device_user_agent: str = DEFAULT_DEVICE_USER_AGENT) -> t.Optional[t.Pattern[str]]:
     """The opt-in User-Agent rule; None (no rule) for an empty value."""
     if not device_user_agent:
@@ -179,19 +206,28 @@ def classify_nginx(line: str, agent_re: t.Optional[t.Pattern[str]] = None) -> t.
     Only a device's own file (``algom<MAC>.conf``, ``-i``) served is evidence of a device; a generic file proves
     nothing. ``agent_re`` is the opt-in User-Agent rule (None: no rule)."""
     match = NGINX_LINE.match(line)
-    if not match:
-        return None
+    escaped = match is not None
+    if not escaped:
+        match = NGINX_LINE_V1.match(line)
+        if not match:
+            return None
     try:
         when = _nginx_time(match.group("time"))
     except ValueError:
         return None
     ip = match.group("ip")
     status = int(match.group("status"))
-    request = _REQUEST.match(match.group("request"))
-    name = _basename(request.group("path")) if request else ""
+    request = _REQUEST.match(_json_field(match.group("request")) if escaped else match.group("request"))
+    if escaped:
+        user = _json_field(match.group("user"))
+        path = _json_field(match.group("uri")) or (request.group("path") if request else "")
+    else:
+        user = "" if match.group("user") == "-" else match.group("user")
+        path = request.group("path") if request else ""
+    name = _basename(_decoded_path(path)) if path else ""
     if status == 404 and CONFIG_OR_MD5.match(name):
         return LogEvent(ip, when, "http", "failed", "not found")
-    if status == 401 and match.group("user") != "-":
+    if status == 401 and user:
         return LogEvent(ip, when, "http", "failed", "refused credential")
     if status == 403:
         return LogEvent(ip, when, "http", "failed", "refused")
@@ -199,7 +235,8 @@ def classify_nginx(line: str, agent_re: t.Optional[t.Pattern[str]] = None) -> t.
         return LogEvent(ip, when, "http", "failed", "refused client certificate")
     config = CONFIG_FILE.match(name)
     if config and request and request.group("method") in ("GET", "HEAD") and status in (200, 206, 304):
-        if agent_re is not None and not agent_re.search(match.group("agent")):
+        agent = _json_field(match.group("agent")) if escaped else match.group("agent")
+        if agent_re is not None and not agent_re.search(agent):
             return LogEvent(ip, when, "http", "not_device", "config requested by a non-device user agent")
         if config.group("mac"):
             return LogEvent(ip, when, "http", "success", "config served", _mac(config.group("mac")))

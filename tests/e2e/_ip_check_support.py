@@ -315,12 +315,13 @@ include(file="{self.work}/rsyslog.d/*.conf" mode="optional")
         codes = [int(c) for c in proc.stdout.split()]
         return codes + [0] * (len(paths) - len(codes))
 
-    def https(self, ip: str, path: str, cert: bool = True, password: str | None = HTTPS_PW, agent: str = DEVICE_UA) -> int:
+    def https(self, ip: str, path: str, cert: bool = True, password: str | None = HTTPS_PW, agent: str = DEVICE_UA,
+              user: str = HTTPS_USER) -> int:
         args = ["--resolve", f"localhost:443:{SERVER_IP}", "--cacert", self.pki["ca.crt"], "-A", agent]
         if cert:
             args += ["--cert", self.pki["client.crt"], "--key", self.pki["client.key"]]
         if password is not None:
-            args += ["--user", f"{HTTPS_USER}:{password}"]
+            args += ["--user", f"{user}:{password}"]
         proc = self.curl(ip, *args, "-o", "/dev/null", "-w", "%{http_code}", f"https://localhost/{path}")
         return int(proc.stdout.strip() or 0)
 

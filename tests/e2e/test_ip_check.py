@@ -36,7 +36,8 @@ THRESHOLDS = {
 SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER = (
     "10.197.1.10", "10.197.1.20", "10.197.1.30", "10.197.1.40", "10.197.1.45", "10.197.1.50", "10.197.1.60", "10.197.1.70")
 BEHIND_PROXY = "10.197.2.80"  # a client only the proxy talks to (X-Forwarded-For)
-CLIENTS = [SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER]
+SPACEY, ENCODED = "10.197.1.80", "10.197.1.90"  # log evasions: a user name with a space, percent-encoded names
+CLIENTS = [SCANNER, BROWSER, REPEAT, DEVICE, FTPDEV, PLAIN, PROXY, OTHER, SPACEY, ENCODED]
 UNKNOWN = [f"hacme/algom0022EE{n:06X}.conf" for n in range(0x100, 0x100 + 200)]
 MD5 = {proto: path[:-5] + ".md5" for proto, path in CONF.items()}  # served, but not config files: neither fail nor whitelist
 
@@ -237,6 +238,17 @@ def test_repeat_offender_is_blacklisted_and_stays_so_across_restart(lab: Lab, pl
     assert lab.tftp(REPEAT, MD5["tftp"]) == 0
     st = lab.status(playbook_runner, [REPEAT])[REPEAT]
     assert not st["blacklisted"] and not st["banned"], st
+
+
+def test_log_evasions_are_counted(lab: Lab):
+    """nginx logs with escape=json and the decoded path last: a user name with a space no longer splits the line, and
+    a percent-encoded config name (/%61lgom...) is matched as the file nginx looked for."""
+    for n in range(THRESHOLDS["maxretry"]):
+        assert lab.https(SPACEY, CONF["https"], user="a b", password=f"wrong-{n}") == 401
+    lab.wait_for(lambda: lab.banned_in("algo-prov-http", SPACEY), "ban of the client whose user name has a space")
+    encoded = [f"hacme/%61lgom0022EE0F{n:04X}.conf" for n in range(THRESHOLDS["maxretry"])]
+    assert lab.http(ENCODED, encoded) == [404] * len(encoded)
+    lab.wait_for(lambda: lab.banned_in("algo-prov-http", ENCODED), "ban of the client asking for encoded names")
 
 
 def test_unban(lab: Lab, playbook_runner):

@@ -177,8 +177,9 @@ def test_head_allowed_and_access_log_format(server):
     assert proc.stdout.startswith(b"HTTP/1.1 200"), proc.stdout
     log = (server.log_dir / "algo-provisioning.access.log").read_text()
     line = [ln for ln in log.splitlines() if "Algo-8410/5.5" in ln][-1]
-    assert line.startswith(f"{HOST} - {HTTP_USER} [")
-    assert '"HEAD /hacme/algom0022EE0E0201.conf HTTP/1.1" 200' in line and line.endswith(f'http {PORTS["http"]} "-"')
+    assert line.startswith(f'{HOST} - "{HTTP_USER}" [')  # escape=json: quoted, escaped fields
+    assert '"HEAD /hacme/algom0022EE0E0201.conf HTTP/1.1" 200' in line
+    assert line.endswith(f'http {PORTS["http"]} "" "/hacme/algom0022EE0E0201.conf"')  # the decoded path last
 
 
 def test_basic_auth_refuses_wrong_or_missing_password(server):

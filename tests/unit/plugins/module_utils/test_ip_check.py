@@ -228,3 +228,31 @@ def test_normalize_ip():
     assert ipc.normalize_ip(" 2001:DB8::1 ") == "2001:db8::1"
     with pytest.raises(AlgoValidationError, match="^x: not an IP address$"):
         ipc.normalize_ip("example.com", "x")
+
+
+# log_format algo_provisioning escape=json (since 1.1.0): quoted user, the decoded path ($uri) last
+ESCAPED = [
+    # a user name with a space, wrong password
+    '203.0.113.20 - "a b" [22/Nov/2026:19:30:15 +0000] "GET /sec/algom0022EE010203.conf HTTP/1.1" 401 179 "" "curl/7.88.1" https 443 "" "/sec/algom0022EE010203.conf"',
+    # a user name with a quote (JSON-escaped) and a User-Agent that tries to close the field
+    '203.0.113.21 - "a\\"b" [22/Nov/2026:19:30:15 +0000] "GET /sec/x HTTP/1.1" 401 179 "" "x\\" 200 1 \\"" https 443 "" "/sec/x"',
+    # a percent-encoded name: nginx served (and logged as $uri) the decoded path
+    '203.0.113.22 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/%61lgom0022EE0A0B0C.conf HTTP/1.1" 404 153 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0C.conf"',
+    # the same name with dot segments and repeated slashes
+    '203.0.113.23 - "" [22/Nov/2026:19:30:15 +0000] "GET //acme/./x/../algom0022EE0A0B0D.md5 HTTP/1.1" 404 153 "" "Algo" http 80 "" "/acme/algom0022EE0A0B0D.md5"',
+    # an own file served: evidence
+    '203.0.113.24 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/algom0022EE0A0B0E.conf HTTP/1.1" 200 48 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0E.conf"',
+]
+
+
+def test_escaped_log_format_closes_the_evasions():
+    events = [ipc.classify_nginx(line) for line in ESCAPED]
+    assert kinds(events) == [("failed", "refused credential"), ("failed", "refused credential"), ("failed", "not found"),
+                             ("failed", "not found"), ("success", "config served")]
+    assert [e.ip for e in events] == ["203.0.113.%d" % n for n in range(20, 25)]
+    assert events[4].mac == "0022EE0A0B0E" and events[0].time == T_NGINX
+
+
+def test_old_log_format_decodes_the_path():
+    line = NGINX[1].replace("/algo/algom0022EE999999.conf", "/algo/%61lgom0022EE999999.conf")
+    assert kinds([ipc.classify_nginx(line)]) == [("failed", "not found")]
