@@ -36,7 +36,7 @@ from ansible_collections.voip.algo.plugins.module_utils._files import (
     normalize_mac,
     validate_product,
 )
-from ansible_collections.voip.algo.plugins.module_utils._secrets import Secrets, mask_url_text
+from ansible_collections.voip.algo.plugins.module_utils._secrets import Secrets, mask_url_text, mask_url_value
 from ansible_collections.voip.algo.plugins.module_utils._url import SCHEMES, mask_url
 
 MD5_MODES = ("always", "never")
@@ -506,7 +506,7 @@ def redact_input(value: t.Any, in_params: bool = False) -> t.Any:
             if isinstance(sub, str) and sub and (key in SECRET_SETTINGS or (isinstance(key, str) and cat.is_secret_key(key))):
                 result[key] = st.MASK
             elif key == "provisioning_url" and isinstance(sub, str):
-                result[key] = mask_url_text(mask_url(sub))
+                result[key] = mask_url_value(mask_url(sub))
             elif key == "params" and not in_params:
                 result[key] = redact_input(sub, True)
             else:
@@ -614,18 +614,20 @@ def run_module(params: t.Mapping[str, t.Any], check_mode: bool = False, diff: bo
     try:
         result, warnings = run_provisioning_files(params, check_mode, diff)
     except AlgoValidationError as exc:
-        problems = secrets.mask_problems(exc.problems)
-        return {"failed": True, "msg": "; ".join(problems), "problems": problems, "invocation": invocation}, []
+        failure = {"failed": True, "msg": str(exc), "problems": list(exc.problems), "invocation": invocation}
+        return secrets.mask_data(failure), []
     except AlgoError as exc:
-        return {"failed": True, "msg": secrets.mask(str(exc)), "invocation": invocation}, []
+        return secrets.mask_data({"failed": True, "msg": str(exc), "invocation": invocation}), []
     except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError, OSError) as exc:
-        return {"failed": True, "invocation": invocation,
-                "msg": secrets.mask("unexpected %s: %s (please report this input shape)" % (type(exc).__name__, exc))}, []
+        return secrets.mask_data({"failed": True, "invocation": invocation,
+                                  "msg": "unexpected %s: %s (please report this input shape)" % (type(exc).__name__, exc)}), []
     if warnings:
         warnings = secrets.mask_problems(warnings)
     if "diff" in result:
         result["diff"] = secrets.mask_data(result["diff"])
     if "explain" in result:
         result["explain"] = secrets.mask_data(result["explain"])
+    if result.get("shadowed"):
+        result["shadowed"] = secrets.mask_data(result["shadowed"])
     result["invocation"] = invocation
     return result, warnings

@@ -12,6 +12,7 @@ API::
                                         # (_catalog.is_secret_key), password/pwd/secret keys, every URL's password
     secrets.mask("text")                # every known secret replaced by ******** (one precompiled regex)
     secrets.mask_data(obj)              # the same over dicts, lists and strings (returned values, diffs)
+    mask_url_value(account_url)         # one value meant as a URL, its password masked however malformed
     mask_url_text("ftp://u:p@h")        # URL masking that also covers a forgotten '@' (``scheme://user:pwd/path``)
 
 Secrets of MIN_SUBSTRING characters or more are masked wherever they occur; shorter ones (``"ab"``) only where they
@@ -60,6 +61,16 @@ def _url_candidates(rest: str) -> t.List[str]:
         if head and head != rest:
             found.append(head)
     return found
+
+
+def mask_url_value(url: str) -> str:
+    """A value that is meant to be one URL (``provisioning_url``), its password masked however malformed it is."""
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    secrets = Secrets()
+    for candidate in _url_candidates(url.partition("://")[2]):
+        secrets.add(candidate)
+    return secrets.mask(url)
 
 
 def mask_url_text(text: str) -> str:
@@ -116,7 +127,9 @@ class Secrets:
         """Remember the password of a URL, also of a malformed one."""
         if not isinstance(url, str) or "://" not in url:
             return
-        for match in _URL_RE.finditer(url):
+        for candidate in _url_candidates(url.partition("://")[2]):  # the whole value as one URL ...
+            self.add(candidate)
+        for match in _URL_RE.finditer(url):  # ... and every URL-looking token in it
             for candidate in _url_candidates(match.group("rest")):
                 self.add(candidate)
 

@@ -541,7 +541,7 @@ _STAGE_RE = re.compile(r"^\..+\.vat-[0-9a-f]{16}\.(?:new|old)$")
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IMMUTABLE_FL = 0x00000010
 _FS_APPEND_FL = 0x00000020
-_SPACE_MARGIN = 64 * 1024
+_SPACE_MARGIN = 8 * 1024  # the journal and directory growth
 
 
 def _fsync_dir(root: str) -> None:
@@ -600,8 +600,12 @@ def _rollback(root: str, journal: t.Mapping[str, t.Any]) -> None:
             if op.get("attrs") is not None and os.path.lexists(target):
                 _restore_attrs(target, op["attrs"])
             continue
-        if backup and os.path.lexists(os.path.join(root, backup)):
-            os.replace(os.path.join(root, backup), target)  # the previous bytes, inode and attributes
+        backup_path = os.path.join(root, backup) if backup else ""
+        if backup and os.path.lexists(backup_path):
+            if os.path.lexists(target) and os.path.samestat(os.lstat(target), os.lstat(backup_path)):
+                os.unlink(backup_path)  # not swapped yet (rename() of two links of one file would do nothing)
+            else:
+                os.replace(backup_path, target)  # the previous bytes, inode and attributes
         elif not backup and op["action"] == "write" and journal.get("state") == "swapping":
             # a new file: remove it only when it is the one this transaction staged (the stage is gone = swapped)
             if not os.path.lexists(os.path.join(root, op["stage"])):
