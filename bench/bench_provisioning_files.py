@@ -29,7 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("8180", "8186", "8188", "8189", "8196", "8198", "8301", "8373", "8410", "8420", "8201", "8128")
-TEMPLATE = "# Managed by voip.algo\n{% for key, value in algo_params | dictsort %}{{ key }} = {{ value }}\n{% endfor %}"
+TEMPLATE = "# Managed by voip.algo account=bench\n{% for key, value in algo_params | dictsort %}{{ key }} = {{ value }}\n{% endfor %}"
 
 
 def build_collection(tmp: str) -> str:

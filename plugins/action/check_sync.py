@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
@@ -39,7 +38,9 @@ class ActionModule(ActionBase):
         try:
             outcome = run_check_sync(args, check_mode=bool(self._task.check_mode))
         except AlgoValidationError as exc:
-            raise AnsibleActionFail(str(exc)) from exc
+            # a plain failed result: bad input is no crash, so no (bogus) exception/traceback field
+            result.update(failed=True, msg=str(exc), problems=list(exc.problems))
+            return t.cast(t.Dict[str, t.Any], remove_values(result, no_log_values))
         warnings = outcome.pop("warnings")
         if warnings:
             result["warnings"] = list(result.get("warnings", [])) + warnings

@@ -83,7 +83,8 @@ def plan_checksum(
     checksum = asset_checksum(path, md5_format)
     directory = os.path.dirname(checksum.md5_path)
     the_plan = plan(directory, {os.path.basename(checksum.md5_path): checksum.content},
-                    mode=mode, owner=owner, group=group, scan=False)
+                    mode=mode, owner=owner, group=group, scan=False,
+                    allow_world_readable=True)  # the .md5 of a public asset holds no secret
     return checksum, the_plan
 
 

@@ -315,10 +315,23 @@ def from_conf(text: str, field: str = "text") -> t.Dict[str, str]:
     return result
 
 
+def managed_header(account: t.Optional[str] = None) -> str:
+    """The first line of a managed file (no newline): ``# Managed by voip.algo account=<name>``."""
+    return MANAGED_HEADER if account is None else "%s account=%s" % (MANAGED_HEADER, account)
+
+
+_MANAGED_RE = re.compile(rb"^# Managed by voip\.algo(?: account=(?P<account>[a-z0-9][a-z0-9_-]*))?(?:\r?\n|$)")
+
+
 def is_managed(data: bytes) -> bool:
     """True when ``data`` (a file's content, or its beginning) starts with the MANAGED_HEADER line."""
-    header = MANAGED_HEADER.encode("ascii")
-    if not data.startswith(header):
-        return False
-    rest = data[len(header):]
-    return rest == b"" or rest.startswith(b"\n") or rest.startswith(b"\r\n")
+    return _MANAGED_RE.match(data) is not None
+
+
+def managed_account(data: bytes) -> t.Optional[str]:
+    """The account recorded in a managed file's header; None for an unmanaged file or a header without one
+    (written before accounts were recorded: any account may take such a file over)."""
+    match = _MANAGED_RE.match(data)
+    if match is None or match.group("account") is None:
+        return None
+    return match.group("account").decode("ascii")

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from ansible_collections.voip.algo.plugins.module_utils import _catalog as cat
 from ansible_collections.voip.algo.plugins.module_utils import _settings as st
 from ansible_collections.voip.algo.plugins.module_utils import _tree
-from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoValidationError
+from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
 from ansible_collections.voip.algo.plugins.module_utils._files import (
     CONFIG_NAME,
-    MANAGED_HEADER,
+    managed_header,
     MD5_FORMATS,
     device_config_name,
     generic_config_name,
@@ -36,9 +36,13 @@ from ansible_collections.voip.algo.plugins.module_utils._files import (
     normalize_mac,
     validate_product,
 )
+from ansible_collections.voip.algo.plugins.module_utils._secrets import Secrets, mask_url_text, mask_url_value
 from ansible_collections.voip.algo.plugins.module_utils._url import SCHEMES, mask_url
 
 MD5_MODES = ("always", "never")
+MAX_DEVICES = 100000
+MAX_ACCOUNT_NAME = 64  # recorded in every file's header; _tree reads the first 128 bytes
+ALGO_OUI = "0022EE"
 
 
 @dataclass
@@ -257,13 +261,13 @@ def _translate_problems(resolved: st.Resolved, label: str, problems: st.Problems
                 problems.add(field_name, message)
 
 
-def render_conf(params: t.Mapping[str, str]) -> bytes:
-    """Serialized file: managed header, sorted ``key = value`` lines, LF, ASCII.
+def render_conf(params: t.Mapping[str, str], account: t.Optional[str] = None) -> bytes:
+    """Serialized file: managed header (with ``account=<name>``), sorted ``key = value`` lines, LF, ASCII.
 
     Same format as _files.to_conf; values are already validated text here, so this skips the re-validation
     (the hot path for 10,000 devices).
     """
-    lines = [MANAGED_HEADER, "\n"]
+    lines = [managed_header(account), "\n"]
     for key in sorted(params):
         lines.append("%s = %s\n" % (key, params[key]))
     return "".join(lines).encode("ascii")
@@ -287,6 +291,8 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     name = acc.get("name")
     if not isinstance(name, str) or not st.ACCOUNT_NAME_RE.match(name):
         problems.add("account.name", "required, must match [a-z0-9][a-z0-9_-]*")
+    elif len(name) > MAX_ACCOUNT_NAME:
+        problems.add("account.name", "%d characters, at most %d" % (len(name), MAX_ACCOUNT_NAME))
     enabled = True
     if acc.get("enabled") is not None:
         enabled_value = st.to_bool(acc.get("enabled"))
@@ -297,6 +303,10 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     for required in ("sip_realm", "provisioning_url"):
         if acc.get(required) is None or st.is_inherit(acc.get(required)):
             problems.add("account.%s" % required, "required")
+    url_value = acc.get("provisioning_url")
+    if url_value is not None and not isinstance(url_value, str):
+        problems.add("account.provisioning_url", "expected a URL string such as https://user:password@host/path, got %s"
+                     % type(url_value).__name__)
     account_layer = st.build_layer(acc, "account", "account", st.RANK_ACCOUNT, problems, st.ACCOUNT_KEYS)
     prov: dict = {}
     if isinstance(acc.get("provisioning_url"), str):
@@ -328,6 +338,9 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     if not isinstance(devices, (list, tuple)):
         problems.add("devices", "expected a list of devices")
         devices = ()
+    if len(devices) > MAX_DEVICES:
+        problems.add("devices", "%d devices, at most %d per account" % (len(devices), MAX_DEVICES))
+        problems.raise_if_any()
     seen: dict = {}
     parsed: list = []
     for index, data in enumerate(devices):
@@ -338,6 +351,10 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
 
     pub = Publication(enabled=enabled)
     warnings = pub.warnings
+    if isinstance(url_value, str) and url_value.lower().startswith("tftp://") and "@" in url_value:
+        warnings.append("account.provisioning_url: TFTP has no authentication: the user and password in the URL are "
+                        "not used (dropped)")
+    _mac_warnings(parsed, warnings)
     account_base = st.resolve_base([account_layer])
     if not enabled:
         warnings.append("account %s is disabled (enabled: false): no files are published for it" % name)
@@ -363,12 +380,13 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         conf_name = generic_config_name(product, generic_incremental)
         pub.generic_files[product] = conf_name
         pub.generic_params[product] = params
-        add_file(conf_name, render_conf(params), ("generic", product))
+        add_file(conf_name, render_conf(params, name), ("generic", product))
 
     # devices: cache the resolved base per (site, groups)
     cache: dict = {}
     pc_vlan_devices = 0
     feature_warnings: dict = {}
+    inherit_warnings: dict = {}
     for dev in parsed:
         cache_key = (dev.site, dev.groups)
         base = cache.get(cache_key)
@@ -378,7 +396,7 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
                 layers.append(site_layers[dev.site])
             for position, group in enumerate(dev.groups):
                 layer = group_layers[group]
-                layers.append(st.Layer(layer.source, st.RANK_GROUP + position, layer.values, layer.params))
+                layers.append(st.Layer(layer.source, st.RANK_GROUP + position, layer.values, layer.params, layer.inherits))
             base = st.resolve_base(layers)
             cache[cache_key] = base
         resolved = st.resolve_device(base, dev.layer)
@@ -401,8 +419,21 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         pub.params[dev.mac] = params
         if explain:
             pub.sources[dev.mac] = sources
-        add_file(conf_name, render_conf(params), ("device", dev.mac))
+        add_file(conf_name, render_conf(params, name), ("device", dev.mac))
+        if dev.layer is not None and dev.layer.inherits:
+            for key in dev.layer.inherits:
+                if key not in base.params and key not in cat.PARAMETERS and key not in prov:
+                    inherit_warnings.setdefault(key, []).append(dev.label)
     problems.raise_if_any()
+    for layer in [account_layer] + list(site_layers.values()) + list(group_layers.values()):
+        below = prov if layer is account_layer else account_layer.params
+        for key in layer.inherits:
+            if key not in below and key not in cat.PARAMETERS and key not in prov:
+                inherit_warnings.setdefault(key, []).append(_layer_field(layer.source))
+    for key, where in sorted(inherit_warnings.items()):
+        more = " (and %d more)" % (len(where) - 1) if len(where) > 1 else ""
+        warnings.append("%s.params.%s: inherit, but no lower layer sets this parameter and the catalog does not know it: "
+                        "nothing to inherit (a typo?)%s" % (where[0], key, more))
 
     if pc_vlan_devices:
         warnings.append("network.pc_vlan is set for %d device(s) but no Algo parameter is known for a PC-port VLAN "
@@ -411,6 +442,23 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         warnings.append("%s: %s is set but product %s has no %s feature (guide 10-14)"
                         % (label, key, product, cat.ASSET_PARAMS[key]))
     return pub
+
+
+def _mac_warnings(parsed: t.Sequence["_Device"], warnings: t.List[str]) -> None:
+    """A MAC outside Algo's OUI (00:22:EE) or a multicast/broadcast MAC: rendered, but most likely a typo."""
+    foreign: list = []
+    multicast: list = []
+    for dev in parsed:
+        mac = dev.mac
+        if int(mac[1], 16) & 1:
+            multicast.append(dev.label)
+        elif not mac.startswith(ALGO_OUI):
+            foreign.append(dev.label)
+    for items, what in ((multicast, "is a multicast or broadcast address, which no device has"),
+                        (foreign, "is outside Algo's OUI 00:22:EE (not an Algo device?)")):
+        if items:
+            more = " (and %d more)" % (len(items) - 1) if len(items) > 1 else ""
+            warnings.append("%s.mac %s%s" % (items[0], what, more))
 
 
 def explain_entries(pub: Publication) -> dict:
@@ -458,7 +506,7 @@ def redact_input(value: t.Any, in_params: bool = False) -> t.Any:
             if isinstance(sub, str) and sub and (key in SECRET_SETTINGS or (isinstance(key, str) and cat.is_secret_key(key))):
                 result[key] = st.MASK
             elif key == "provisioning_url" and isinstance(sub, str):
-                result[key] = mask_url(sub)
+                result[key] = mask_url_value(mask_url(sub))
             elif key == "params" and not in_params:
                 result[key] = redact_input(sub, True)
             else:
@@ -466,8 +514,8 @@ def redact_input(value: t.Any, in_params: bool = False) -> t.Any:
         return result
     if isinstance(value, (list, tuple)):
         return [redact_input(item, in_params) for item in value]
-    if isinstance(value, str) and "://" in value and "@" in value:
-        return mask_url(value)
+    if isinstance(value, str) and "://" in value:
+        return mask_url_text(value)
     return value
 
 
@@ -511,6 +559,9 @@ def run_provisioning_files(params: t.Mapping[str, t.Any], check_mode: bool = Fal
         owner=params.get("owner"),
         group=params.get("group"),
         devices=pub.device_products,
+        account=params["account"].get("name") if isinstance(params.get("account"), t.Mapping) else None,
+        prune_other_accounts=bool(params.get("prune_other_accounts")),
+        allow_world_readable=bool(params.get("allow_world_readable")),
     )
     if not check_mode and plan.changed:
         _tree.apply(plan)
@@ -547,4 +598,36 @@ def run_provisioning_files(params: t.Mapping[str, t.Any], check_mode: bool = Fal
             warnings.append("diff shows %d of %d changed files" % (MAX_DIFF_FILES, len(diffs)))
             diffs = diffs[:MAX_DIFF_FILES]
         result["diff"] = diffs
+    return result, warnings
+
+
+def run_module(params: t.Mapping[str, t.Any], check_mode: bool = False, diff: bool = False) -> t.Tuple[dict, list]:
+    """The provisioning_files module's whole work, every output masked by one Secrets of the run.
+
+    Returns (result, warnings). ``result`` always holds the redacted ``invocation``; on failure it has ``failed``,
+    ``msg`` and (for bad input) ``problems`` instead of raising, so the module can fail outside any ``except`` (no
+    traceback, no bogus ``exception`` field). Unexpected exceptions become a masked message too: no input may
+    produce a traceback, and none may leak a secret through one.
+    """
+    secrets = Secrets.from_input(params)
+    invocation = {"module_args": redact_invocation(params)}
+    try:
+        result, warnings = run_provisioning_files(params, check_mode, diff)
+    except AlgoValidationError as exc:
+        failure = {"failed": True, "msg": str(exc), "problems": list(exc.problems), "invocation": invocation}
+        return secrets.mask_data(failure), []
+    except AlgoError as exc:
+        return secrets.mask_data({"failed": True, "msg": str(exc), "invocation": invocation}), []
+    except (ValueError, TypeError, OverflowError, RecursionError, UnicodeError, OSError) as exc:
+        return secrets.mask_data({"failed": True, "invocation": invocation,
+                                  "msg": "unexpected %s: %s (please report this input shape)" % (type(exc).__name__, exc)}), []
+    if warnings:
+        warnings = secrets.mask_problems(warnings)
+    if "diff" in result:
+        result["diff"] = secrets.mask_data(result["diff"])
+    if "explain" in result:
+        result["explain"] = secrets.mask_data(result["explain"])
+    if result.get("shadowed"):
+        result["shadowed"] = secrets.mask_data(result["shadowed"])
+    result["invocation"] = invocation
     return result, warnings

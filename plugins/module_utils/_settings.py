@@ -34,6 +34,8 @@ from ansible_collections.voip.algo.plugins.module_utils._url import parse_provis
 INHERIT = "inherit"
 MASK = "********"
 
+MAX_VALUE_CHARS = 8192  # one value in a key = value line
+MAX_PARAMS = 2000  # raw params of one layer
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LAYER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -145,18 +147,20 @@ def _check_scan(value: object, field: str, problems: Problems) -> None:
 class Layer:
     """One validated layer: flat friendly values (``web.http``), raw params (``{key: text or None}``) and a source."""
 
-    __slots__ = ("source", "rank", "values", "params")
+    __slots__ = ("source", "rank", "values", "params", "inherits")
 
-    def __init__(self, source: str, rank: int, values: dict, params: dict) -> None:
+    def __init__(self, source: str, rank: int, values: dict, params: dict, inherits: tuple = ()) -> None:
         self.source = source
         self.rank = rank
         self.values = values
         self.params = params  # key -> rendered text; inherit entries are left out
+        self.inherits = inherits  # params keys given as inherit (a warning when nothing below sets them)
 
 
 def _codecs(value: object, field: str, problems: Problems) -> t.Optional[tuple]:
     if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
+        problems.add(field, "expected a list such as [PCMA, G722], got a string (write codecs: [%s])" % value[:20].upper())
+        return None
     if not isinstance(value, (list, tuple)):
         problems.add(field, "expected a list of codecs (%s)" % ", ".join(cat.CODECS))
         return None
@@ -214,13 +218,16 @@ def _bool(value: object, field: str, problems: Problems) -> t.Optional[bool]:
     return result
 
 
-def _params(value: object, field: str, problems: Problems) -> dict:
+def _params(value: object, field: str, problems: Problems, inherits: t.Optional[list] = None) -> dict:
     """Raw Algo params: keys [a-z0-9_.], values rendered (CR/LF/NUL rejected), filename-only keys without paths."""
     result: dict = {}
     if value is None:
         return result
     if not isinstance(value, dict):
         problems.add(field, "expected a mapping of Algo parameters")
+        return result
+    if len(value) > MAX_PARAMS:
+        problems.add(field, "%d parameters, at most %d per layer" % (len(value), MAX_PARAMS))
         return result
     for key, raw in value.items():
         sub = "%s.%s" % (field, key)
@@ -233,6 +240,8 @@ def _params(value: object, field: str, problems: Problems) -> dict:
             problems.extend(exc.problems)
             continue
         if is_inherit(raw):
+            if inherits is not None:
+                inherits.append(key)
             continue
         if raw is None:
             raw = ""
@@ -243,6 +252,9 @@ def _params(value: object, field: str, problems: Problems) -> dict:
             text = render_value(raw, sub)
         except AlgoValidationError as exc:
             problems.extend(exc.problems)
+            continue
+        if len(text) > MAX_VALUE_CHARS:
+            problems.add(sub, "value of %d characters, at most %d" % (len(text), MAX_VALUE_CHARS))
             continue
         if cat.is_filename_only_key(key) and ("/" in text or "\\" in text or text in (".", "..")):
             problems.add(sub, "only a file name is allowed here, not a path: %r (guide: the parameter must not contain a path)" % text)
@@ -359,6 +371,7 @@ def build_layer(data: t.Mapping, field: str, source: str, rank: int, problems: P
     """Validate one layer's friendly settings (keys in ``allowed`` that are settings) into a Layer."""
     values: dict = {}
     params: dict = {}
+    inherits: list = []
     for key, value in data.items():
         sub = "%s.%s" % (field, key)
         if key not in allowed:
@@ -368,10 +381,13 @@ def build_layer(data: t.Mapping, field: str, source: str, rank: int, problems: P
             continue
         if key == "params":
             if not is_inherit(value):
-                params = _params(value, sub, problems)
+                params = _params(value, sub, problems, inherits)
             continue
         _validate_setting(key, value, sub, problems, values, device)
-    return Layer(source, rank, values, params)
+    for path, item in values.items():
+        if isinstance(item, str) and len(item) > MAX_VALUE_CHARS:
+            problems.add("%s.%s" % (field, path), "value of %d characters, at most %d" % (len(item), MAX_VALUE_CHARS))
+    return Layer(source, rank, values, params, tuple(inherits))
 
 
 DEFAULT_LAYER = Layer("default", RANK_DEFAULT, dict(DEFAULTS), {})

@@ -61,7 +61,7 @@ replaced by a regular file (the link itself, not its target).
 
 from __future__ import annotations
 
-import errno
+import json
 import os
 import re
 import stat
@@ -70,7 +70,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
-from ansible_collections.voip.algo.plugins.module_utils._files import CONFIG_NAME, is_managed, md5_name, normalize_mac
+from ansible_collections.voip.algo.plugins.module_utils._files import CONFIG_NAME, is_managed, managed_account, md5_name, normalize_mac
 
 DEFAULT_MODE = 0o640
 DEFAULT_DIR_MODE = 0o750
@@ -78,7 +78,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$")
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_HEAD = 64
+_HEAD = 128  # enough for the managed header with an account name (at most 64 characters)
 
 try:  # pragma: no cover - always present on POSIX
     import grp
@@ -273,11 +273,16 @@ def plan(
     dir_mode: t.Union[int, str, None] = None,
     devices: t.Optional[t.Mapping[str, str]] = None,
     scan: bool = True,
+    account: t.Optional[str] = None,
+    prune_other_accounts: bool = False,
+    allow_world_readable: bool = False,
 ) -> Plan:
     """Compare ``desired`` with the directory ``path``; never writes. See the module docstring."""
     problems: t.List[str] = []
     if not isinstance(path, str) or not path:
         raise AlgoValidationError("path: must be a directory path")
+    if "\x00" in path:
+        raise AlgoValidationError("path: contains a NUL character")
     for name, data in desired.items():
         if not isinstance(name, str) or not NAME_RE.match(name) or name in (".", ".."):
             problems.append("files: %r is not a plain file name" % (name,))
@@ -289,6 +294,11 @@ def plan(
     uid = gid = None
     try:
         file_mode = parse_mode(mode, "mode")
+        if file_mode & 0o002:
+            problems.append("mode: %04o lets every user write the files; use a mode such as 0640" % file_mode)
+        elif file_mode & 0o004 and not allow_world_readable:
+            problems.append("mode: %04o lets every user read the files, which hold credentials; use a mode such as 0640 "
+                            "and a group for the daemons, or set allow_world_readable: true" % file_mode)
     except AlgoValidationError as exc:
         problems.extend(exc.problems)
     try:
@@ -355,6 +365,7 @@ def plan(
         raise AlgoValidationError(dir_problems)
 
     managed: t.Set[str] = set()  # managed .conf files on disk
+    owner_of: t.Dict[str, t.Optional[str]] = {}  # managed .conf on disk -> account in its header (None: not recorded)
     write: t.List[str] = []
     created: t.List[str] = []
     fix_attrs: t.List[str] = []
@@ -379,6 +390,7 @@ def plan(
                 old_content[name] = current
                 if is_conf and is_managed(current):
                     managed.add(name)
+                    owner_of[name] = managed_account(current)
                 if current != data:
                     write.append(name)
                 elif entry.mode != file_mode or (uid is not None and entry.uid != uid) or (gid is not None and entry.gid != gid):
@@ -387,19 +399,34 @@ def plan(
                     keep.append(name)
             else:
                 write.append(name)
-                if is_conf and is_managed(_read(join(root, name), _HEAD)):
+                head = _read(join(root, name), _HEAD) if is_conf else b""
+                if is_conf and is_managed(head):
                     managed.add(name)
+                    owner_of[name] = managed_account(head)
             if is_conf and name not in managed:
                 adopted.append(name)
         for name, entry in entries.items():
             if entry.kind == "file" and name.endswith(".conf") and name not in desired:
-                if is_managed(_read(join(root, name), _HEAD)):
+                head = _read(join(root, name), _HEAD)
+                if is_managed(head):
                     managed.add(name)
+                    owner_of[name] = managed_account(head)
     except OSError as exc:
         raise AlgoError("path: cannot read %s: %s" % (root, exc.strerror))
 
     def on_disk(name: str) -> bool:
         return name in entries
+
+    def foreign(conf: str) -> t.Optional[str]:
+        """The other account that owns the managed ``conf`` on disk, None when it is ours (or not recorded)."""
+        other = owner_of.get(conf)
+        return other if account is not None and other is not None and other != account else None
+
+    conflicts = ["files.%s: %s belongs to account %s; account %s does not overwrite it (the same device or product in "
+                 "two accounts that share a path?)" % (name, join(root, name), foreign(name), account)
+                 for name in sorted(desired) if name.endswith(".conf") and foreign(name)]
+    if conflicts:
+        raise AlgoValidationError(conflicts)
 
     remove: t.Set[str] = set()
 
@@ -411,7 +438,7 @@ def plan(
 
     for name in desired:
         other = _counterpart(name)
-        if other is not None and other not in desired and other in managed:
+        if other is not None and other not in desired and other in managed and not foreign(other):
             drop(other)  # rule 1
         if name.endswith(".conf"):
             companion = md5_name(name)
@@ -422,9 +449,18 @@ def plan(
                     result.warnings.append(
                         "%s is not managed and stays in place; it does not match the new %s" % (companion, name))
     if prune:
+        kept_foreign: t.Dict[str, t.List[str]] = {}
         for name in managed:
             if name not in desired:
+                other = foreign(name)
+                if other and not prune_other_accounts:
+                    kept_foreign.setdefault(other, []).append(name)
+                    continue
                 drop(name)  # rule 2
+        for other, names in sorted(kept_foreign.items()):
+            result.warnings.append("prune: %d managed file(s) in %s belong to account %s, not %s, and stay in place (%s%s)"
+                                   % (len(names), root, other, account, ", ".join(sorted(names)[:3]),
+                                      ", ..." if len(names) > 3 else ""))
 
     after: t.Set[str] = (set(entries) - remove) | set(desired)
     after.difference_update(n for n in list(after) if n in entries and entries[n].kind == "dir")
@@ -500,39 +536,319 @@ def atomic_write(directory: str, name: str, data: bytes, mode: int = DEFAULT_MOD
         raise
 
 
-def apply(the_plan: Plan) -> None:
-    """Carry out ``the_plan`` (see the module docstring). Raises AlgoError on I/O errors."""
+JOURNAL = ".voip.algo-transaction"
+_STAGE_RE = re.compile(r"^\..+\.vat-[0-9a-f]{16}\.(?:new|old)$")
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IMMUTABLE_FL = 0x00000010
+_FS_APPEND_FL = 0x00000020
+_SPACE_MARGIN = 8 * 1024  # the journal and directory growth
+
+
+def _fsync_dir(root: str) -> None:
+    try:
+        fd = os.open(root, os.O_RDONLY | _O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_journal(root: str, journal: t.Mapping[str, t.Any]) -> None:
+    """Write the journal atomically and durably (temp file, fsync, rename, fsync of the directory)."""
+    path = os.path.join(root, JOURNAL)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
+    try:
+        data = json.dumps(journal, sort_keys=True).encode("ascii")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(root)
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _restore_attrs(path: str, attrs: t.Sequence[int]) -> None:
+    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+    try:
+        os.fchmod(fd, attrs[0])
+        if os.geteuid() == 0:
+            os.fchown(fd, attrs[1], attrs[2])
+    finally:
+        os.close(fd)
+
+
+def _rollback(root: str, journal: t.Mapping[str, t.Any]) -> None:
+    """Undo every swap of ``journal`` (idempotent: may run again after a crash during the rollback itself)."""
+    for op in reversed(journal.get("ops", [])):
+        target = os.path.join(root, op["name"])
+        backup = op.get("backup")
+        if op["action"] == "attrs":
+            if op.get("attrs") is not None and os.path.lexists(target):
+                _restore_attrs(target, op["attrs"])
+            continue
+        backup_path = os.path.join(root, backup) if backup else ""
+        if backup and os.path.lexists(backup_path):
+            if os.path.lexists(target) and os.path.samestat(os.lstat(target), os.lstat(backup_path)):
+                os.unlink(backup_path)  # not swapped yet (rename() of two links of one file would do nothing)
+            else:
+                os.replace(backup_path, target)  # the previous bytes, inode and attributes
+        elif not backup and op["action"] == "write" and journal.get("state") == "swapping":
+            # a new file: remove it only when it is the one this transaction staged (the stage is gone = swapped)
+            if not os.path.lexists(os.path.join(root, op["stage"])):
+                _unlink_quiet(target)
+        if op.get("stage"):
+            _unlink_quiet(os.path.join(root, op["stage"]))
+    _unlink_quiet(os.path.join(root, JOURNAL))
+    _unlink_quiet(os.path.join(root, JOURNAL + ".tmp"))
+    _fsync_dir(root)
+
+
+def _finish(root: str, journal: t.Mapping[str, t.Any]) -> None:
+    """A committed transaction: drop the backups, then the journal."""
+    for op in journal.get("ops", []):
+        for key in ("backup", "stage"):
+            if op.get(key):
+                _unlink_quiet(os.path.join(root, op[key]))
+    _unlink_quiet(os.path.join(root, JOURNAL))
+    _unlink_quiet(os.path.join(root, JOURNAL + ".tmp"))
+    _fsync_dir(root)
+
+
+def recover(path: str) -> t.Optional[str]:
+    """Repair an interrupted apply() in ``path``: a committed one is finished, any other is rolled back, so the
+    tree is again exactly the one before (or after) that run. Returns "rolled back", "finished" or None (nothing
+    to do). Takes the directory lock; apply() calls it first, so the next run repairs a killed one."""
+    root = os.path.abspath(path)
+    if not os.path.isdir(root):
+        return None
+    with _Lock(root):
+        return _recover_locked(root)
+
+
+def _recover_locked(root: str) -> t.Optional[str]:
+    path = os.path.join(root, JOURNAL)
+    try:
+        raw = _read(path)
+    except FileNotFoundError:
+        _unlink_quiet(path + ".tmp")  # killed while writing the first journal: nothing was swapped
+        return None
+    except OSError as exc:
+        raise AlgoError("%s: cannot read the journal of an interrupted run: %s" % (path, exc.strerror))
+    try:
+        journal = json.loads(raw.decode("ascii"))
+        if not isinstance(journal, dict) or not isinstance(journal.get("ops"), list):
+            raise ValueError("not a journal")
+    except ValueError:
+        raise AlgoError("%s: the journal of an interrupted run is unreadable; restore the tree from its backups "
+                        "(.*.vat-*.old files) and remove the journal by hand" % path)
+    try:
+        if journal.get("state") == "committed":
+            _finish(root, journal)
+            return "finished"
+        _rollback(root, journal)
+    except OSError as exc:
+        raise AlgoError("%s: cannot repair the interrupted run recorded in %s: %s"
+                        % (root, JOURNAL, exc.strerror or exc))
+    return "rolled back"
+
+
+class _Lock:
+    """flock on the directory itself: two runs on one tree never interleave (no lock file is left behind)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.fd = -1
+
+    def __enter__(self) -> "_Lock":
+        import fcntl  # POSIX only, like the rest of the tree handling
+
+        self.fd = os.open(self.root, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(self.fd)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # releases the lock
+
+
+def _inode_flags(path: str) -> int:
+    """chattr flags of a file or directory (0 when the file system does not have them)."""
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    try:
+        buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("l", 0))
+        return int(struct.unpack("l", buf)[0])
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+def _preflight(the_plan: Plan, names: t.Sequence[str]) -> None:
+    """Everything that can be checked before touching the tree: permissions, immutable files, owner, space."""
     root = the_plan.path
-    current = root
+    problems: t.List[str] = []
+    if not os.access(root, os.W_OK | os.X_OK):
+        problems.append("path: %s is not writable by this user" % root)
+    if _inode_flags(root) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+        problems.append("path: %s is immutable or append-only (chattr)" % root)
+    for name in names:
+        full = os.path.join(root, name)
+        if os.path.lexists(full) and not os.path.islink(full) and _inode_flags(full) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+            problems.append("files.%s: %s is immutable or append-only (chattr +i / +a): it cannot be replaced" % (name, full))
+    euid = os.geteuid()
+    if euid != 0:
+        if the_plan.uid is not None and the_plan.uid != euid:
+            problems.append("owner: only root can give the files to uid %d" % the_plan.uid)
+        if the_plan.gid is not None and the_plan.gid not in os.getgroups() and the_plan.gid != os.getegid():
+            problems.append("group: this user is not a member of gid %d" % the_plan.gid)
+    if problems:
+        raise AlgoError("; ".join(problems) + "; nothing was changed")
+    try:
+        vfs = os.statvfs(root)
+    except OSError:
+        return
+    block = vfs.f_frsize or 4096
+    need = _SPACE_MARGIN + sum(((len(the_plan.desired[n]) + block - 1) // block) * block for n in the_plan.write)
+    have = (vfs.f_bfree if euid == 0 else vfs.f_bavail) * block
+    if need > have:
+        raise AlgoError("path: not enough free space in %s: the new files need %d KiB, %d KiB are free; nothing was "
+                        "changed" % (root, need // 1024, have // 1024))
+    inodes = vfs.f_ffree if euid == 0 else vfs.f_favail
+    if vfs.f_files and inodes < len(the_plan.write) + 8:
+        raise AlgoError("path: not enough free inodes in %s for %d new files; nothing was changed"
+                        % (root, len(the_plan.write)))
+
+
+def apply(the_plan: Plan) -> None:
+    """Carry out ``the_plan`` as one transaction (see the module docstring). Raises AlgoError on I/O errors; the
+    tree is then exactly as before."""
+    root = the_plan.path
     created = set(the_plan.created)
     for name in the_plan.write + the_plan.remove:  # keep the old bytes for diffs() called after apply()
         if name not in created and name not in the_plan.old_content:
             the_plan.old_content[name] = the_plan._old(name)  # pylint: disable=protected-access
+    made_dir = False
     try:
         if the_plan.create_dir:
-            current = root
+            made_dir = not os.path.isdir(root)
             os.makedirs(root, mode=the_plan.dir_mode, exist_ok=True)
             os.chmod(root, the_plan.dir_mode)
             if the_plan.uid is not None or the_plan.gid is not None:
                 os.chown(root, -1 if the_plan.uid is None else the_plan.uid, -1 if the_plan.gid is None else the_plan.gid)
-        for name in the_plan.write:
-            current = os.path.join(root, name)
-            atomic_write(root, name, bytes(the_plan.desired[name]), the_plan.mode, the_plan.uid, the_plan.gid)
-        for name in the_plan.fix_attrs:
-            current = os.path.join(root, name)
-            fd = os.open(current, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
-            try:
-                os.fchmod(fd, the_plan.mode)
-                _chown(fd, the_plan.uid, the_plan.gid)
-            finally:
-                os.close(fd)
-        for name in the_plan.remove:
-            current = os.path.join(root, name)
-            try:
-                if stat.S_ISREG(os.lstat(current).st_mode):
-                    os.unlink(current)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
     except OSError as exc:
-        raise AlgoError("%s: %s" % (current, exc.strerror or exc))
+        raise AlgoError("%s: %s" % (root, exc.strerror or exc))
+    try:
+        with _Lock(root):
+            _recover_locked(root)
+            _transaction(the_plan)
+    except OSError as exc:
+        raise AlgoError("%s: %s" % (root, exc.strerror or exc))
+    except AlgoError:
+        if made_dir:
+            try:
+                os.rmdir(root)
+            except OSError:
+                pass
+        raise
+
+
+def _transaction(the_plan: Plan) -> None:
+    root = the_plan.path
+    join = os.path.join
+    _preflight(the_plan, the_plan.write + the_plan.fix_attrs + the_plan.remove)
+    txid = "vat-%s" % os.urandom(8).hex()
+    ops: t.List[t.Dict[str, t.Any]] = []
+    journal: t.Dict[str, t.Any] = {"version": 1, "state": "staging", "pid": os.getpid(), "ops": ops}
+    current = root
+    try:
+        for name in the_plan.write:  # plan every op first: the journal lists every stage before one is written
+            exists = os.path.lexists(join(root, name))
+            ops.append({"action": "write", "name": name, "stage": ".%s.%s.new" % (name, txid),
+                        "backup": ".%s.%s.old" % (name, txid) if exists else None})
+        for name in the_plan.fix_attrs:
+            st_old = os.lstat(join(root, name))
+            ops.append({"action": "attrs", "name": name, "stage": None, "backup": None,
+                        "attrs": [stat.S_IMODE(st_old.st_mode), st_old.st_uid, st_old.st_gid]})
+        for name in the_plan.remove:
+            if os.path.lexists(join(root, name)):
+                ops.append({"action": "remove", "name": name, "stage": None, "backup": ".%s.%s.old" % (name, txid)})
+        current = join(root, JOURNAL)
+        _write_journal(root, journal)
+        for op in ops:  # 1. stage every new file (nothing visible to a device changes)
+            if op["action"] == "write":
+                current = join(root, op["name"])
+                _stage(root, op["stage"], bytes(the_plan.desired[op["name"]]), the_plan.mode, the_plan.uid, the_plan.gid)
+        for op in ops:  # 2. keep the previous files as hard links (no space; fails early on an immutable file)
+            if op.get("backup"):
+                current = join(root, op["name"])
+                os.link(join(root, op["name"]), join(root, op["backup"]), follow_symlinks=False)
+        journal["state"] = "swapping"
+        current = join(root, JOURNAL)
+        _write_journal(root, journal)
+        for op in ops:  # 3. swap, fix attributes, remove
+            current = join(root, op["name"])
+            if op["action"] == "write":
+                os.replace(join(root, op["stage"]), current)
+            elif op["action"] == "attrs":
+                fd = os.open(current, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+                try:
+                    os.fchmod(fd, the_plan.mode)
+                    _chown(fd, the_plan.uid, the_plan.gid)
+                finally:
+                    os.close(fd)
+            else:
+                os.unlink(current)
+        journal["state"] = "committed"
+        current = join(root, JOURNAL)
+        _write_journal(root, journal)
+    except (OSError, AlgoError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        try:
+            if os.path.lexists(join(root, JOURNAL)) or journal["state"] != "staging":
+                _rollback(root, journal)
+            else:
+                for op in ops:
+                    if op.get("stage"):
+                        _unlink_quiet(join(root, op["stage"]))
+                _unlink_quiet(join(root, JOURNAL + ".tmp"))
+        except OSError as undo:
+            raise AlgoError("%s: %s; the rollback failed too (%s): the next run repairs the tree from %s"
+                            % (current, reason, undo.strerror or undo, JOURNAL))
+        raise AlgoError("%s: %s; every file was restored, nothing was changed" % (current, reason))
+    _finish(root, journal)
+
+
+def _stage(directory: str, stage: str, data: bytes, mode: int, uid: t.Optional[int], gid: t.Optional[int]) -> None:
+    path = os.path.join(directory, stage)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+        _chown(fd, uid, gid)
+    finally:
+        os.close(fd)

@@ -189,7 +189,9 @@ def parse_provisioning_url(value: str, field: str = "provisioning_url") -> Provi
 
 def _parse_port(text: str, field: str, problems: t.List[str]) -> t.Optional[int]:
     if not text.isdigit() or not text.isascii():
-        problems.append("%s: port %r is not a number" % (field, text))
+        # the text is not echoed: with the '@' forgotten (scheme://user:password/path) it is the password
+        problems.append("%s: the text after ':' is not a port number (not shown: if it is user:password, the '@' "
+                        "before the host is missing)" % field)
         return None
     port = int(text)
     if not 1 <= port <= 65535:

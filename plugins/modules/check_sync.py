@@ -312,7 +312,8 @@ def main() -> None:
     try:
         result = run_check_sync(module.params, check_mode=module.check_mode)
     except AlgoValidationError as exc:
-        module.fail_json(msg=str(exc))
+        result = {"failed": True, "msg": str(exc), "problems": list(exc.problems), "warnings": []}
+    # failing outside the except block: bad input gets a plain message, no traceback / exception field
     for warning in result.pop("warnings"):
         module.warn(warning)
     if result.pop("failed"):

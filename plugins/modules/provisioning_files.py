@@ -21,8 +21,11 @@ description:
     default, so it must keep provisioning enabled and the server reachable unless the device sets
     C(allow_disable_provisioning=true).
   - All input is validated before anything is written; every problem is reported with the device (MAC or name)
-    and the field, and the tree on disk is left unchanged. Files are replaced atomically and only when their bytes
-    differ. A device switched between full and incremental loses the file that would shadow its new one. Files not
+    and the field, and the tree on disk is left unchanged. The tree is written as one transaction (journal
+    C(.voip.algo-transaction), staged files, backups, rollback on any failure; a run killed in the middle is
+    repaired by the next run), and only files whose bytes differ are replaced.
+  - Every file records its account (C(# Managed by voip.algo account=<name>)); a run never overwrites, adopts or
+    prunes a file of another account. A device switched between full and incremental loses the file that would shadow its new one. Files not
     managed by this collection are never deleted; when they shadow a managed file they are reported in RV(shadowed).
   - Secrets (passwords, the password of the provisioning URL) are masked in diffs, in RV(explain) and in the
     returned invocation; the invocation summarises O(devices) when there are more than 1000.
@@ -60,8 +63,11 @@ options:
         (C({extension, auth_id, password, display_name})), C(network) (may add C(address) as V(192.0.2.10/24)),
         C(params), C(allow_disable_provisioning), C(site) (a key of O(sites)), C(groups) (keys of O(groups), later
         ones win) and any account key except C(name), C(enabled) and C(provisioning_url) as an override.
+      - Each element must be a mapping; anything else is reported as C(devices[N]) with the reason.
+      - At most 100000 devices; a value (raw parameter or setting) has at most 8192 characters, a layer at most 2000
+        raw C(params).
     type: list
-    elements: dict
+    elements: raw
     default: []
   generic:
     description:
@@ -96,8 +102,22 @@ options:
   mode:
     description:
       - Permissions of the files (octal string or number). The files hold credentials; keep them private.
+      - A mode that lets others read the files (such as V('0644')) is refused unless O(allow_world_readable=true);
+        a world-writable mode is always refused.
     type: raw
     default: '0640'
+  allow_world_readable:
+    description:
+      - Accept a O(mode) that lets every local user read the files, and so the passwords in them.
+    type: bool
+    default: false
+  prune_other_accounts:
+    description:
+      - With O(prune), also remove the managed files that another account wrote (each file records its account in
+        its first line). Without it such files are never removed or overwritten; use it to clear a directory that
+        no account uses any more.
+    type: bool
+    default: false
   owner:
     description:
       - Owner of the files (name or id). Default is to leave it alone (new files get the module's user).
@@ -225,8 +245,7 @@ explain:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
-from ansible_collections.voip.algo.plugins.module_utils._publish import redact_invocation, run_provisioning_files
+from ansible_collections.voip.algo.plugins.module_utils._publish import run_module
 
 
 def main():
@@ -234,7 +253,7 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             account=dict(type="dict", required=True),
-            devices=dict(type="list", elements="dict", default=[]),
+            devices=dict(type="list", elements="raw", default=[]),
             generic=dict(type="list", elements="str", default=[]),
             generic_incremental=dict(type="bool", default=False),
             prune=dict(type="bool", default=False),
@@ -247,22 +266,20 @@ def main():
             groups=dict(type="dict", default={}),
             extra_products=dict(type="dict", default={}),
             explain=dict(type="bool", default=False),
+            allow_world_readable=dict(type="bool", default=False),
+            prune_other_accounts=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
         # account/devices/sites/groups hold passwords inside nested data: the invocation is logged nowhere and
         # returned redacted (redact_input) instead of marking whole fleets no_log.
         no_log=True,
     )
-    invocation = {"module_args": redact_invocation(module.params)}
-    try:
-        result, warnings = run_provisioning_files(module.params, module.check_mode, module._diff)
-    except AlgoValidationError as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems, invocation=invocation)
-    except AlgoError as exc:
-        module.fail_json(msg=str(exc), invocation=invocation)
+    result, warnings = run_module(module.params, module.check_mode, module._diff)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(invocation=invocation, **result)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def test_properties_and_url():
     ("http:///x", "no host"),
     ("http://h:0/x", "port 0 is outside 1-65535"),
     ("http://h:99999/x", "outside 1-65535"),
-    ("http://h:abc/x", "is not a number"),
+    ("http://h:abc/x", "is not a port number"),
     ("http://h/x?a=1", "query strings and fragments"),
     ("http://h/x#f", "query strings and fragments"),
     ("http://h/x\n", "LF"),

@@ -100,7 +100,7 @@ def test_output_is_deterministic_ascii_lf_sorted():
         assert b"\r" not in data and data.endswith(b"\n")
         if name.endswith(".conf"):
             lines = data.decode().splitlines()
-            assert lines[0] == "# Managed by voip.algo"
+            assert lines[0] == "# Managed by voip.algo account=acme"
             keys = [line.split(" = ")[0] for line in lines[1:]]
             assert keys == sorted(keys)
 
