@@ -57,7 +57,7 @@ NGINX_LINE = re.compile(
     r'(?P<bytes>\S+) "(?P<referer>' + _Q + r')" "(?P<agent>' + _Q + r')" (?P<scheme>\S+) (?P<port>\S+) '
     r'"(?P<dn>' + _Q + r')" "(?P<uri>' + _Q + r')"\s*$'
 )
-# the format before 1.1.0 (unescaped, no $uri), still read from logs written before an upgrade
+# the format of development versions before 1.0.0 (unescaped, no $uri), still read from their logs
 NGINX_LINE_V1 = re.compile(
     r'^(?P<ip>\S+) - (?P<user>\S+) \[(?P<time>[^\]]*)\] "(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\S+) '
     r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)"(?: (?P<scheme>\S+) (?P<port>\S+) "(?P<dn>[^"]*)")?\s*$'

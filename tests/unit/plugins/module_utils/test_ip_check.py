@@ -230,18 +230,22 @@ def test_normalize_ip():
         ipc.normalize_ip("example.com", "x")
 
 
-# log_format algo_provisioning escape=json (since 1.1.0): quoted user, the decoded path ($uri) last
+# log_format algo_provisioning escape=json: quoted user, the decoded path ($uri) last
 ESCAPED = [
     # a user name with a space, wrong password
-    '203.0.113.20 - "a b" [22/Nov/2026:19:30:15 +0000] "GET /sec/algom0022EE010203.conf HTTP/1.1" 401 179 "" "curl/7.88.1" https 443 "" "/sec/algom0022EE010203.conf"',
+    '203.0.113.20 - "a b" [22/Nov/2026:19:30:15 +0000] "GET /sec/algom0022EE010203.conf HTTP/1.1"'
+    ' 401 179 "" "curl/7.88.1" https 443 "" "/sec/algom0022EE010203.conf"',
     # a user name with a quote (JSON-escaped) and a User-Agent that tries to close the field
     '203.0.113.21 - "a\\"b" [22/Nov/2026:19:30:15 +0000] "GET /sec/x HTTP/1.1" 401 179 "" "x\\" 200 1 \\"" https 443 "" "/sec/x"',
     # a percent-encoded name: nginx served (and logged as $uri) the decoded path
-    '203.0.113.22 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/%61lgom0022EE0A0B0C.conf HTTP/1.1" 404 153 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0C.conf"',
+    '203.0.113.22 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/%61lgom0022EE0A0B0C.conf HTTP/1.1"'
+    ' 404 153 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0C.conf"',
     # the same name with dot segments and repeated slashes
-    '203.0.113.23 - "" [22/Nov/2026:19:30:15 +0000] "GET //acme/./x/../algom0022EE0A0B0D.md5 HTTP/1.1" 404 153 "" "Algo" http 80 "" "/acme/algom0022EE0A0B0D.md5"',
+    '203.0.113.23 - "" [22/Nov/2026:19:30:15 +0000] "GET //acme/./x/../algom0022EE0A0B0D.md5 HTTP/1.1"'
+    ' 404 153 "" "Algo" http 80 "" "/acme/algom0022EE0A0B0D.md5"',
     # an own file served: evidence
-    '203.0.113.24 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/algom0022EE0A0B0E.conf HTTP/1.1" 200 48 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0E.conf"',
+    '203.0.113.24 - "" [22/Nov/2026:19:30:15 +0000] "GET /acme/algom0022EE0A0B0E.conf HTTP/1.1"'
+    ' 200 48 "" "Algo-8301/5.4" http 80 "" "/acme/algom0022EE0A0B0E.conf"',
 ]
 
 
