@@ -253,6 +253,7 @@ def test_two_stage_tftp_then_ftp(site, playbook_runner):
         account: {name: stage, sip_realm: facme.example, provisioning_url: "%s", admin_password: Facme-Adm-1}
         generic: ["8186"]
         mode: "0644"
+        allow_world_readable: true   # served by anonymous FTP
 """ % (stage, FTP_URL))
     playbook_runner(playbook)
     os.chmod(stage, 0o755)
