@@ -10,9 +10,13 @@ PYTHON     ?= python3.11
 PYTHON312  ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 REQS       := tests/requirements.txt
 REQS312    := tests/requirements-newest.txt
+REQSOLD    := tests/requirements-oldest.txt
+REQSREL    := tests/requirements-release.txt
 CACHE      ?= $(HOME)/.cache/voip.algo
 VENV       ?= $(CACHE)/py311-$(shell sha256sum $(REQS) | cut -c1-12)
 VENV312    ?= $(CACHE)/py312-$(shell sha256sum $(REQS312) | cut -c1-12)
+VENVOLD    ?= $(CACHE)/py311-oldest-$(shell sha256sum $(REQSOLD) | cut -c1-12)
+VENVREL    ?= $(CACHE)/release-$(shell sha256sum $(REQSREL) | cut -c1-12)
 BUILD      ?= /tmp/voip.algo-build
 COLL       := $(BUILD)/ansible_collections/voip/algo
 BIN        := $(VENV)/bin
@@ -22,7 +26,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv venv312 collection system-deps sanity units integration lint e2e test-newest test build example demo bench
+.PHONY: help venv venv312 venv-oldest venv-release pip-shim collection system-deps sanity units integration lint e2e test-newest test-oldest \
+        release-check docs test build example demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -43,11 +48,30 @@ $(VENV312)/.done: $(REQS312)
 
 venv312: $(VENV312)/.done ## Python 3.12 venv with the newest ansible-core
 
+$(VENVOLD)/.done: $(REQSOLD)
+	$(PYTHON) -m venv $(VENVOLD)
+	$(VENVOLD)/bin/pip install --quiet --upgrade pip
+	$(VENVOLD)/bin/pip install --quiet -r $(REQSOLD)
+	touch $@
+
+venv-oldest: $(VENVOLD)/.done ## Python 3.11 venv with the oldest ansible-core of requires_ansible (2.16)
+
+$(VENVREL)/.done: $(REQSREL)
+	$(PYTHON) -m venv $(VENVREL)
+	$(VENVREL)/bin/pip install --quiet --upgrade pip
+	$(VENVREL)/bin/pip install --quiet -r $(REQSREL)
+	touch $@
+
+venv-release: $(VENVREL)/.done ## release tooling: galaxy-importer, antsibull-docs/-changelog, ansible-builder/-runner
+
 collection: venv ## copy the working tree to $(COLL), where ansible finds it
 	rm -rf $(COLL) && mkdir -p $(COLL)
 	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C $(COLL)
-	v=$$(grep -oP "pip='\K[0-9.]+" $$($(BIN)/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); \
-	  mkdir -p $(HOME)/.ansible/test/cache && cp tests/utils/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py
+	$(MAKE) --no-print-directory pip-shim SHIM_PYTHON=$(BIN)/python
+
+pip-shim: # ansible-test's get-pip, offline (for the ansible-test of SHIM_PYTHON)
+	for v in $$(grep -oP "pip='\K[0-9.]+" $$($(SHIM_PYTHON) -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py); do \
+	  mkdir -p $(HOME)/.ansible/test/cache && cp tests/utils/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py; done
 
 system-deps: ## install the Debian packages the tests use (root)
 	tests/utils/install-system-deps.sh
@@ -70,12 +94,53 @@ e2e: collection ## end-to-end tests against real daemons (root)
 test-newest: venv312 ## units and integration with the newest ansible-core on Python 3.12
 	rm -rf $(BUILD)-312 && mkdir -p $(BUILD)-312/ansible_collections/voip/algo
 	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C $(BUILD)-312/ansible_collections/voip/algo
+	$(MAKE) --no-print-directory pip-shim SHIM_PYTHON=$(VENV312)/bin/python
 	cd $(BUILD)-312/ansible_collections/voip/algo && \
-	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 $(VENV312)/bin/ansible --version | head -1 && \
+	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 $(VENV312)/bin/ansible --version | sed -n 1p && \
 	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 ansible-test units --local --python 3.12 --requirements --color no && \
 	  PATH=$(VENV312)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-312 ansible-test integration --local --python 3.12 --color no
 
-test: system-deps sanity units integration lint e2e test-newest ## everything CI runs
+test-oldest: venv-oldest ## units and integration with the oldest supported ansible-core (2.16) on Python 3.11
+	rm -rf $(BUILD)-oldest && mkdir -p $(BUILD)-oldest/ansible_collections/voip/algo
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C $(BUILD)-oldest/ansible_collections/voip/algo
+	$(MAKE) --no-print-directory pip-shim SHIM_PYTHON=$(VENVOLD)/bin/python
+	cd $(BUILD)-oldest/ansible_collections/voip/algo && \
+	  PATH=$(VENVOLD)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-oldest $(VENVOLD)/bin/ansible --version | sed -n 1p && \
+	  PATH=$(VENVOLD)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-oldest ansible-test units --local --python 3.11 --requirements --color no && \
+	  PATH=$(VENVOLD)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)-oldest ansible-test integration --local --python 3.11 --color no
+
+DOCSITE := $(BUILD)/docsite
+RELEASE := $(BUILD)/release
+RELENV  := PATH=$(VENVREL)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(BUILD)
+
+docs: collection venv-release ## the collection's HTML docs with antsibull-docs (offline; fails on any warning)
+	rm -rf $(DOCSITE) && mkdir -p $(DOCSITE)
+	$(RELENV) antsibull-docs sphinx-init --use-current --dest-dir $(DOCSITE) voip.algo
+	$(VENVREL)/bin/python tools/offline_inventory.py $(DOCSITE)
+	mkdir -p $(DOCSITE)/rst && chmod og-w $(DOCSITE)/rst
+	cd $(DOCSITE) && $(RELENV) antsibull-docs --config-file antsibull-docs.cfg collection --cleanup everything \
+	  --use-current --dest-dir rst voip.algo
+	cd $(DOCSITE) && $(RELENV) sphinx-build -W --keep-going -q -b html rst build/html -c . 2>&1 | tee $(DOCSITE)/warnings.txt
+	@echo "docs: $$(grep -c WARNING $(DOCSITE)/warnings.txt || true) warning(s); $(DOCSITE)/build/html/index.html"
+
+release-check: collection venv-release docs ## Galaxy import, docs lint, changelog, EE introspection, AWX-style job
+	$(VENVREL)/bin/python tools/role_readme.py --check
+	$(RELENV) antsibull-changelog lint
+	$(RELENV) antsibull-docs lint-collection-docs --plugin-docs $(COLL)
+	rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	$(RELENV) ansible-galaxy collection build --force --output-path $(RELEASE) $(COLL)
+	cd $(RELEASE) && GALAXY_IMPORTER_CONFIG=$(REPO)/tests/release/galaxy-importer.cfg $(RELENV) \
+	  python -m galaxy_importer.main $(RELEASE)/voip-algo-*.tar.gz > importer.log 2>&1 || { cat importer.log; exit 1; }
+	grep -E "ERROR|Importer processing" $(RELEASE)/importer.log
+	! grep -q "ERROR" $(RELEASE)/importer.log
+	$(RELENV) ansible-galaxy collection install --offline -p $(RELEASE)/ee-collections $(RELEASE)/voip-algo-*.tar.gz
+	$(RELENV) ansible-builder introspect --sanitize $(RELEASE)/ee-collections | tee $(RELEASE)/introspect.txt
+	grep -q "libpass" $(RELEASE)/introspect.txt && grep -q "openssh-client" $(RELEASE)/introspect.txt
+	$(RELENV) ansible-builder create -f examples/execution-environment/execution-environment.yml -c $(RELEASE)/ee-context
+	test -f $(RELEASE)/ee-context/Dockerfile
+	$(RELENV) python -m pytest -p no:cacheprovider -ra -s tests/release
+
+test: system-deps sanity units integration lint e2e test-newest test-oldest release-check ## everything CI runs
 	@echo "make test: all stages passed"
 
 build: collection ## ansible-galaxy collection build
