@@ -10,6 +10,7 @@ tftp, http, https and ftp(s) and compared byte for byte (and with its .md5). A s
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import json
@@ -324,28 +325,60 @@ SV_SERVER_IP, SV_CLIENT_IP = "10.196.1.1", "10.196.1.2"
 SV_FTP_USER, SV_FTP_PW = "algosvftp", "Ftp-Sv-4711"
 
 
-@pytest.fixture
-def service_host(tmp_path_factory):
-    """Server and client namespaces, the server side in its own PID and mount namespace (see IsolatedHost), and a
+@contextlib.contextmanager
+def _isolated_service_host(prefix: str, snapshot: HostSnapshot, private_dev: bool = False, stop_services=None):
+    """Server and client namespaces, the server side in its own PID and mount namespace (see IsolatedHost), and the
     snapshot of every host file the role and the init scripts touch; all of it undone afterwards."""
-    lab = Lab.make("vasv", SV_SERVER_IP)
-    snapshot = HostSnapshot()
+    lab = Lab.make(prefix, SV_SERVER_IP)
     lab.create()
     host = None
-    base = Path(tempfile.mkdtemp(prefix="algo-srv-sv-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix="algo-srv-%s-" % prefix, dir="/tmp"))
     os.chmod(base, 0o755)
     try:
         sh("ip", "-n", lab.client_ns, "addr", "add", SV_CLIENT_IP + "/24", "dev", lab.client_if)
         host = IsolatedHost(lab.server_ns)
+        if private_dev:
+            host.private_dev(base / "hostdev")
         yield lab, host, base
     finally:
         if host is not None:
-            host.close()
+            if stop_services is None:
+                host.close()
+            else:
+                stop_services(host)
         lab.destroy()
         snapshot.restore()
         subprocess.run(["userdel", SV_FTP_USER], capture_output=True, check=False, timeout=30)
         shutil.rmtree(base, ignore_errors=True)
         assert snapshot.differences() == []
+
+
+@pytest.fixture
+def service_host():
+    """A host with init scripts for tftpd-hpa, nginx and vsftpd (see _isolated_service_host)."""
+    with _isolated_service_host("vasv", HostSnapshot()) as parts:
+        yield parts
+
+
+def _service_vars(base: Path, account: dict, **more) -> dict:
+    """The role's variables for a service-mode host: everything it writes below ``base``, no package installs."""
+    return {"provisioning_server_root": str(base / "srv"), "provisioning_server_config_dir": str(base / "etc"),
+            "provisioning_server_log_dir": str(base / "log"), "provisioning_server_accounts": [account],
+            "provisioning_server_install_packages": False, "provisioning_server_tftp": {"enabled": True},
+            "ansible_pipelining": True, **more}
+
+
+def _role_runner(host: IsolatedHost, base: Path, env: dict):
+    """``run(variables)``: ansible-playbook with the role, inside the isolated host."""
+    playbook = base / "server.yml"
+    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
+                        "  roles:\n    - voip.algo.provisioning_server\n", encoding="utf-8")
+
+    def run(variables: dict) -> subprocess.CompletedProcess:
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(variables), str(playbook)]
+        return host.run(*cmd, env=env, timeout=300)
+    return run
 
 
 def _client(lab, *argv: str) -> subprocess.CompletedProcess:
@@ -363,26 +396,14 @@ def test_service_mode_with_init_scripts_in_namespace(service_host, collection_en
                "generic": ["8188"], "assets": [str(firmware)], "firmware_path": "svacme/fw",
                "devices": [{"mac": "00:22:EE:0E:05:01", "model": "8180", "params": {"prov.version.firmware": "5.4f"},
                             "sip": {"extension": "501", "auth_id": "501", "password": "Sip-501-pw"}}]}
-    variables = {
-        "provisioning_server_root": str(base / "srv"),
-        "provisioning_server_config_dir": str(base / "etc"),
-        "provisioning_server_log_dir": str(base / "log"),
-        "provisioning_server_accounts": [account],
-        "provisioning_server_install_packages": False,
-        "provisioning_server_tftp": {"enabled": True},
-        "provisioning_server_http": {"enabled": True},
-        "provisioning_server_ftp": {"enabled": True, "user": SV_FTP_USER, "password": SV_FTP_PW,
-                                    "passive_ports": [30000, 30009], "passive_address": SV_SERVER_IP},
-        "provisioning_server_ip_check": {"enabled": False},
-        "ansible_pipelining": True,
-    }
-    playbook = base / "server.yml"
-    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
-                        "  roles:\n    - voip.algo.provisioning_server\n", encoding="utf-8")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-           "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(variables), str(playbook)]
+    variables = _service_vars(
+        base, account, provisioning_server_http={"enabled": True},
+        provisioning_server_ftp={"enabled": True, "user": SV_FTP_USER, "password": SV_FTP_PW,
+                                 "passive_ports": [30000, 30009], "passive_address": SV_SERVER_IP},
+        provisioning_server_ip_check={"enabled": False})
+    run = _role_runner(host, base, collection_env)
     started = time.monotonic()
-    proc = host.run(*cmd, env=collection_env, timeout=300)
+    proc = run(variables)
     print(f"service mode, first run: {time.monotonic() - started:.1f} s")
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     # the handlers restarted (that is: started) tftpd-hpa and vsftpd and reloaded (started) nginx via ansible.builtin.service
@@ -402,7 +423,7 @@ def test_service_mode_with_init_scripts_in_namespace(service_host, collection_en
             assert fetched.returncode == 0 and fetched.stdout == data, (url, fetched.stderr)
     # the second run changes nothing (the services stay up and are not restarted)
     started = time.monotonic()
-    again = host.run(*cmd, env=collection_env, timeout=300)
+    again = run(variables)
     print(f"service mode, second run: {time.monotonic() - started:.1f} s")
     assert again.returncode == 0, again.stdout[-5000:]
     counts = recap(again.stdout)
@@ -418,32 +439,20 @@ IP_CHECK_HOST_FILES = tuple(
        "/etc/rsyslog.d/30-algo-provisioning-tftpd.conf"])
 
 
+def _stop_container_services(host: IsolatedHost) -> None:
+    # the rsyslogd the role started, by its pid file; then the services; the namespace's PID 1 takes the rest
+    host.run("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/10/KILL/5",
+             "--pidfile", "/run/rsyslogd.pid", "--exec", "/usr/sbin/rsyslogd")
+    host.close(stop_services=("fail2ban", "nginx", "vsftpd", "tftpd-hpa"))
+
+
 @pytest.fixture
-def container_host(tmp_path_factory):
+def container_host():
     """Like service_host, and with its own /dev (no syslog socket, as on the CI host): a Debian 12 host without
     systemd, where tftpd-hpa, nginx, vsftpd and fail2ban have init scripts and rsyslog has none."""
-    lab = Lab.make("vact", SV_SERVER_IP)
     snapshot = HostSnapshot(SERVICE_HOST_FILES + IP_CHECK_HOST_FILES, SERVICE_RC_NAMES + ("fail2ban",))
-    lab.create()
-    host = None
-    base = Path(tempfile.mkdtemp(prefix="algo-srv-ct-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    try:
-        sh("ip", "-n", lab.client_ns, "addr", "add", SV_CLIENT_IP + "/24", "dev", lab.client_if)
-        host = IsolatedHost(lab.server_ns)
-        host.private_dev(base / "hostdev")
-        yield lab, host, base
-    finally:
-        if host is not None:
-            # the rsyslogd the role started, by its pid file; then the services; the namespace's PID 1 takes the rest
-            host.run("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/10/KILL/5",
-                     "--pidfile", "/run/rsyslogd.pid", "--exec", "/usr/sbin/rsyslogd")
-            host.close(stop_services=("fail2ban", "nginx", "vsftpd", "tftpd-hpa"))
-        lab.destroy()
-        snapshot.restore()
-        subprocess.run(["userdel", SV_FTP_USER], capture_output=True, check=False, timeout=30)
-        shutil.rmtree(base, ignore_errors=True)
-        assert snapshot.differences() == []
+    with _isolated_service_host("vact", snapshot, private_dev=True, stop_services=_stop_container_services) as parts:
+        yield parts
 
 
 def test_container_host_without_rsyslog_service_runs_rsyslogd_itself(container_host, collection_env):
@@ -457,24 +466,8 @@ def test_container_host_without_rsyslog_service_runs_rsyslogd_itself(container_h
                             "sip": {"extension": "601", "auth_id": "601", "password": "Sip-601-pw"}}]}
     ip_check = {"state_dir": str(base / "state"), "libexec_dir": str(base / "libexec"), "fail2ban_db": str(base / "f2b.sqlite3"),
                 "fail2ban_log": str(base / "log" / "fail2ban.log"), "install_packages": False}
-    variables = {
-        "provisioning_server_root": str(base / "srv"),
-        "provisioning_server_config_dir": str(base / "etc"),
-        "provisioning_server_log_dir": str(base / "log"),
-        "provisioning_server_accounts": [account],
-        "provisioning_server_install_packages": False,
-        "provisioning_server_tftp": {"enabled": True},
-        "provisioning_server_ip_check": ip_check,
-        "ansible_pipelining": True,
-    }
-    playbook = base / "server.yml"
-    playbook.write_text("- name: Provisioning server\n  hosts: localhost\n  gather_facts: false\n"
-                        "  roles:\n    - voip.algo.provisioning_server\n", encoding="utf-8")
-
-    def run(extra: dict) -> subprocess.CompletedProcess:
-        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", json.dumps({"ansible_python_interpreter": sys.executable}), "-e", json.dumps(extra), str(playbook)]
-        return host.run(*cmd, env=collection_env, timeout=300)
+    variables = _service_vars(base, account, provisioning_server_ip_check=ip_check)
+    run = _role_runner(host, base, collection_env)
 
     first = run(variables)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
