@@ -50,17 +50,33 @@ def _url_candidates(rest: str) -> t.List[str]:
             if decoded != pwd:
                 found.append(decoded)
         return found
-    authority = rest.partition("/")[0]
-    if authority.startswith("["):
-        return found
-    _host, colon, rest = authority.partition(":")
-    if colon and rest and not rest.isdigit():  # not a port: most likely ``user:password`` with the '@' forgotten
-        found.append(rest)
+    _host, colon, port = _split_authority(rest.partition("/")[0])
+    if colon and port and not _is_port(port):  # not a port: most likely ``user:password`` with the '@' forgotten
+        # the password may hold '/' (then it runs into the path): every '/'-prefix of what follows the ':' is a
+        # candidate, the longest masked first
+        tail = rest.partition(":")[2]
+        segments = tail.split("/")
+        found.extend("/".join(segments[:n]) for n in range(len(segments), 0, -1) if segments[n - 1])
+        # ... and, as a path-segment error may quote one of them, each later segment of four or more characters
+        found.extend(segment for segment in segments[1:] if len(segment) >= 4)
         # the password may run into the host name ("S3cretprov.acme.example"): the first label is a candidate too
-        head = rest.split(".", 1)[0]
-        if head and head != rest:
+        head = port.split(".", 1)[0]
+        if head and head != port:
             found.append(head)
     return found
+
+
+def _split_authority(authority: str) -> t.Tuple[str, str, str]:
+    """``(host, ':', port)`` of ``host:port`` or ``[v6]:port``; an unclosed ``[`` is no IPv6 literal."""
+    if authority.startswith("[") and "]" in authority:
+        host, _bracket, after = authority.partition("]")
+        return (host + "]", ":", after[1:]) if after.startswith(":") else (host + "]", "", "")
+    return authority.partition(":")
+
+
+def _is_port(text: str) -> bool:
+    """What a URL parser takes as a port: 1-65535 in plain digits (``00000000`` is no port, so it may be a password)."""
+    return text.isdigit() and text == str(int(text)) and 0 < int(text) <= 65535
 
 
 def mask_url_value(url: str) -> str:
@@ -86,10 +102,9 @@ def mask_url_text(text: str) -> str:
             if colon and pwd:
                 return "%s%s:%s@%s" % (match.group("prefix"), user, MASK, host)
             return match.group(0)
-        authority, slash, path = rest.partition("/")
-        host, colon, port = authority.partition(":")
-        if colon and port and not port.isdigit() and not authority.startswith("["):
-            return "%s%s:%s%s%s" % (match.group("prefix"), host, MASK, slash, path)
+        host, colon, port = _split_authority(rest.partition("/")[0])
+        if colon and port and not _is_port(port):
+            return "%s%s:%s" % (match.group("prefix"), host, MASK)  # the password may run into the path
         return match.group(0)
 
     return _URL_RE.sub(repl, text)

@@ -20,7 +20,7 @@ from ansible_collections.voip.algo.plugins.module_utils import _publish as pb
 from ansible_collections.voip.algo.plugins.module_utils import _tree
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
 from ansible_collections.voip.algo.plugins.module_utils._files import from_conf, normalize_mac, to_conf
-from ansible_collections.voip.algo.plugins.module_utils._secrets import MASK, Secrets, mask_url_text
+from ansible_collections.voip.algo.plugins.module_utils._secrets import MASK, Secrets, _is_port, mask_url_text
 from ansible_collections.voip.algo.plugins.module_utils._url import parse_provisioning_url
 
 ROOT = os.geteuid() == 0
@@ -241,7 +241,9 @@ def test_legacy_header_is_taken_over(tmp_path):
 
 def test_url_without_at_is_masked_everywhere():
     url = "https://prov:S3cretProvPWprov.acme.example/acme"
-    assert mask_url_text(url) == "https://prov:%s/acme" % MASK
+    assert mask_url_text(url) == "https://prov:%s" % MASK  # the password may run into the path: all of it goes
+    assert mask_url_text("ftp://u:pa/ss/host/x and tftp://h:69/x") == "ftp://u:%s and tftp://h:69/x" % MASK
+    assert mask_url_text("https://u:00000000/x") == "https://u:%s" % MASK and _is_port("8080") and not _is_port("080")
     with pytest.raises(AlgoValidationError) as info:
         pb.publish(account(provisioning_url=url), devices(1))
     assert "S3cret" not in str(info.value)
@@ -288,6 +290,29 @@ def test_property_no_url_password_in_any_failure(scheme, user, pwd, host, tail, 
         text = repr(result) + repr(warnings)
         for candidate in [pwd] + [s for s in secrets._values if len(s) >= 4]:  # pylint: disable=protected-access
             assert candidate not in text
+
+
+SLASHED = strat.text(alphabet=strat.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="@:"),
+                     min_size=4, max_size=20)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(scheme=strat.sampled_from(["https", "http", "ftp"]), user=USER,
+       pwd=strat.one_of(SLASHED, strat.text(alphabet="0123456789", min_size=6, max_size=10)),
+       host=strat.from_regex(r"\A[a-z][a-z0-9.]{0,15}\Z"))
+def test_property_forgotten_at_with_slash_or_digits(scheme, user, pwd, host):
+    """``scheme://user:pass/word...`` and ``scheme://user:00000000...`` with the '@' forgotten: every failure hides
+    the password (a password that would be a valid port, like 8080, makes a valid URL and no failure)."""
+    assume(not _is_port(pwd.split("/")[0]) and pwd.strip("/") == pwd and "//" not in pwd)
+    url = "%s://%s:%s%s/acme" % (scheme, user, pwd, host)
+    assume(pwd not in repr((devices(1), account(), "/nonexistent/voip-prop 0640", scheme, user, host)))
+    result, warnings = pb.run_module({"path": "/nonexistent/voip-prop", "account": account(provisioning_url=url),
+                                      "devices": devices(1), "mode": "0640"}, check_mode=True, diff=True)
+    if result.get("failed"):
+        text = repr(result) + repr(warnings)
+        known = repr((devices(1), account(), "/nonexistent/voip-prop 0640 acme", scheme, user, host))
+        for piece in [pwd] + [part for part in pwd.split("/") if len(part) >= 4 and part not in known]:
+            assert piece not in text, (piece, text)
 
 
 @settings(derandomize=True, max_examples=200, deadline=None)
