@@ -133,8 +133,9 @@ release-check: collection venv-release docs ## Galaxy import, docs lint, changel
 	  python -m galaxy_importer.main $(RELEASE)/voip-algo-*.tar.gz > importer.log 2>&1 || { cat importer.log; exit 1; }
 	grep -E "ERROR|Importer processing" $(RELEASE)/importer.log
 	! grep -q "ERROR" $(RELEASE)/importer.log
-	$(RELENV) ansible-galaxy collection install --offline -p $(RELEASE)/ee-collections $(RELEASE)/voip-algo-*.tar.gz
-	$(RELENV) ansible-builder introspect --sanitize $(RELEASE)/ee-collections | tee $(RELEASE)/introspect.txt
+	PATH=$(VENVREL)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(RELEASE)/ee-collections \
+	  ansible-galaxy collection install --offline --force -p $(RELEASE)/ee-collections $(RELEASE)/voip-algo-*.tar.gz
+	PATH=$(VENVREL)/bin:$$PATH ansible-builder introspect --sanitize $(RELEASE)/ee-collections | tee $(RELEASE)/introspect.txt
 	grep -q "libpass" $(RELEASE)/introspect.txt && grep -q "openssh-client" $(RELEASE)/introspect.txt
 	$(RELENV) ansible-builder create -f examples/execution-environment/execution-environment.yml -c $(RELEASE)/ee-context
 	test -f $(RELEASE)/ee-context/Dockerfile

@@ -110,10 +110,11 @@ def installed(tmp_path_factory, ee_venv) -> Path:
                    check=True, timeout=120)
     run(["tar", "-xf", str(work / "src.tar"), "-C", str(src)])
     galaxy = str(ee_venv / "bin" / "ansible-galaxy")
-    run([galaxy, "collection", "build", "--force", "--output-path", str(work), str(src)])
-    [tarball] = work.glob("voip-algo-*.tar.gz")
     collections = work / "collections"
-    run([galaxy, "collection", "install", "--offline", "-p", str(collections), str(tarball)])
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections))  # nothing installed yet, whoever calls us
+    run([galaxy, "collection", "build", "--force", "--output-path", str(work), str(src)], env=env)
+    [tarball] = work.glob("voip-algo-*.tar.gz")
+    run([galaxy, "collection", "install", "--offline", "--force", "-p", str(collections), str(tarball)], env=env)
     assert (collections / "ansible_collections" / "voip" / "algo" / "requirements.txt").exists()
     return collections
 
