@@ -26,7 +26,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # The server role serves only paths made of these characters: they need no quoting in nginx, vsftpd or shell.
 _SERVED_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-_AS_IS_SUFFIXES = (".sfw", ".md5")
+# Firmware images (.sfw; the legacy .fw bundle, guide section 9) and Algo's .md5 files are published as shipped: the
+# guide says never to change the .fw and .md5 files Algo provides, so no .md5 is generated for a .fw.
+_AS_IS_SUFFIXES = (".sfw", ".fw", ".md5")
 
 
 def _check_path(value: t.Any, field: str, problems: t.List[str]) -> str:
@@ -85,6 +87,10 @@ def _assets(account: t.Mapping[str, t.Any], field: str, problems: t.List[str]) -
         md5 = item.get("md5")
         if md5 is None:
             md5 = not name.lower().endswith(_AS_IS_SUFFIXES)
+        elif md5 and name.lower().endswith(".fw"):
+            problems.append("%s: %s is a legacy firmware bundle: use the .md5 file Algo ships with it as it is (list it as "
+                            "an asset) instead of md5: true (guide section 9)" % (item_field, name))
+            continue
         result.append({"src": item["src"], "name": name, "md5": bool(md5)})
     return result
 

@@ -2,17 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Data catalog of Algo products and provisioning parameters (standard library only).
+"""Data catalog of Algo products and provisioning parameters, with the evidence for every key (standard library only).
 
-Everything here is data so that a wrong key name can be corrected without touching code. Every friendly setting that
-maps to Algo parameters records where the key name comes from (``source``) and whether a public source confirms the
-mapping (``verified``). Sources (see research/algo-parameters.md section 0):
+Everything here is data so that a wrong key name can be corrected without touching code. Every key the collection can
+write carries its evidence in ``KEY_EVIDENCE`` (see ``Evidence``):
 
-* ``guide``: the vendor's central provisioning guide (spec/algo-central-provisioning-guide.txt), authoritative.
-* ``A-8301``/``A-8401``: Algo manuals (factory admin password ``algo``).
-* ``FP``/``FS``: public PBX provisioning templates (FusionPBX, fspbx) that work for someone; key names observed there
-  count as verified key names, the *meaning* of some of them is inferred (then ``verified`` is False).
-* ``inferred``: no public source; ``verified`` is False. Test on hardware and correct the entry.
+* ``guide``: the key name is printed in Algo's "Central Provisioning of Algo IP Endpoints" guide (section cited).
+* ``real``: the key name (and the values listed in ``values``) appear in files served to real devices: the Algo
+  templates of FusionPBX (github.com/fusionpbx/fusionpbx, resources/templates/provision/algo/, 2017-2026, incl. the
+  2017 device backup of commit f2bc81c) and fspbx (github.com/nemerald-voip/fspbx, resources/provisioning/algo/).
+* ``unverified``: no public source shows the key, or the meaning of its values is inferred. Such a key is written
+  only when the user asks for it (setting ``write_unverified``) and ``explain``/``provisioning_info`` list it.
+
+A value outside ``values`` of a ``real`` key is unverified too (``net.ipv4.method = static``: only ``dhcp`` is seen).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def make_product(number: str, spec: t.Optional[t.Mapping[str, t.Any]] = None) ->
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Provisioning keys (guide section 2; names from public templates, see research section 3.1)
+# Provisioning keys (guide section 2 describes them by label; the names are those of real files)
 # ---------------------------------------------------------------------------------------------------------------
 
 KEY_PROV_USE = "prov.use"  # Provisioning Mode
@@ -99,8 +101,8 @@ KEY_CFGPATH = "prov.download.cfgpath"  # Config Download Path
 KEY_FWPATH = "prov.download.fwpath"  # Firmware Download Path
 KEY_AUTH_USER = "prov.auth.user"
 KEY_AUTH_PWD = "prov.auth.pwd"
-KEY_CERT = "prov.download.cert"  # Validate Server Certificate (name observed, meaning inferred)
-KEY_PARTIAL = "prov.i"  # Partial Provisioning (name observed in FP/FS, meaning inferred: research 3.1)
+KEY_CERT = "prov.download.cert"  # Validate Server Certificate
+KEY_PARTIAL = "prov.i"  # Partial Provisioning
 KEY_CHECKSYNC = "sip.interop.checksync"  # Check-sync Behavior
 KEY_SYNC_FREQUENCY = "prov.sync.frequency"
 KEY_SYNC_TIME = "prov.sync.time"
@@ -108,12 +110,32 @@ KEY_SYNC_ENDTIME = "prov.sync.endtime"
 KEY_SYNC_WDAYS = "prov.sync.wdays"
 FIRMWARE_PARAM = "prov.version.firmware"
 BUNDLE_PARAM = "prov.download.bundle"
+KEY_ZTP = "prov.ztp.use"
 ADMIN_PASSWORD_KEY = "admin.pwd"
 TIMEZONE_KEY = "admin.timezone"
+KEY_TIMEFORMAT = "admin.timeformat"
+KEY_WEB = "net.http"
+KEY_G722 = "audio.codec.g722"
+KEY_G722_LEGACY = "audio.g722"
+KEY_CODEC_ORDER = "audio.codec.order"
+KEY_MCAST_CODEC = "mcast.tx.codec"
+KEY_IPV4_METHOD = "net.ipv4.method"
+KEY_DHCP_USE = "net.dhcp.use"
+KEY_IP = "net.ip"
+KEY_MASK = "net.mask"
+KEY_GATEWAY = "net.gateway"
+KEY_DNS1 = "net.dns1"
+KEY_DNS2 = "net.dns2"
+KEY_VLAN_USE = "net.vlan.use"
+KEY_VLAN_ID = "net.vlan.id"
+KEY_VLAN_PRIORITY = "net.vlan.priority"
+KEY_NTP_LEGACY = "net.time"
+KEY_NTP = "net.time%d"
+NTP_SERVERS_MAX = 4
 SERVER_METHOD_STATIC = "static"
 SERVER_METHOD_DHCP = "auto"
 
-# SIP account keys (research section 3.2)
+# SIP account keys
 SIP_DOMAIN_KEY = "sip.proxy"
 SIP_USER_KEY = "sip.u1.user"
 SIP_AUTH_KEY = "sip.u1.auth"
@@ -149,89 +171,188 @@ def firmware_file_name(product: str, version: str) -> str:
 # Factory values (a full file resets omitted settings to these, guide section 5). Source per key in the comment.
 FACTORY_DEFAULTS: dict[str, str] = {
     KEY_PROV_USE: "1",  # guide 7: "Verify provisioning is enabled (on by default)"
-    KEY_SERVER_METHOD: SERVER_METHOD_DHCP,  # guide 2: DHCP Option 66/150/160 (default); value 'auto' observed FS
+    KEY_SERVER_METHOD: SERVER_METHOD_DHCP,  # guide 2: DHCP Option 66/150/160 (default); value 'auto' seen in fspbx
     KEY_SERVER_STATIC: "",  # inferred
     KEY_DOWNLOAD_METHOD: "tftp",  # guide 2: TFTP (default)
-    KEY_CFGPATH: "",  # inferred (observed empty in FP)
-    KEY_FWPATH: "",  # inferred (observed empty in FP)
+    KEY_CFGPATH: "",  # inferred (seen empty in FusionPBX)
+    KEY_FWPATH: "",  # inferred (seen empty in FusionPBX)
     KEY_AUTH_USER: "",  # inferred
     KEY_AUTH_PWD: "",  # inferred
     KEY_PARTIAL: "0",  # guide 8: "This setting is disabled by default"
-    KEY_CHECKSYNC: "conditional-reboot",  # observed in FP 5.x backups (likely factory value)
-    ADMIN_PASSWORD_KEY: "algo",  # A-8301, A-8401: "default password is algo"
-    "net.ipv4.method": "dhcp",  # observed FP 5.x backups; A-arch: DHCP by default
+    KEY_CHECKSYNC: "conditional-reboot",  # seen in FusionPBX 5.x backups (likely factory value)
+    ADMIN_PASSWORD_KEY: "algo",  # Algo 8301 and 8401 manuals: "default password is algo"
+    "net.ipv4.method": "dhcp",  # seen in FusionPBX 5.x backups; Algo technical architecture overview: DHCP by default
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Friendly settings -> Algo keys (one row per setting; code in _settings.py turns values into these keys)
+# Evidence per key (see the module docstring). Citations name a public document and section or a public file.
 # ---------------------------------------------------------------------------------------------------------------
 
-SETTINGS_CATALOG: tuple = (
-    {"setting": "sip_realm", "keys": (SIP_DOMAIN_KEY,), "source": "FP/FS templates (sip.proxy = {server}); guide 5.3 names the "
-     "'SIP Domain' field sip.poxy (sic)", "verified": False,
-     "note": "research lists the realm parameter as unverified; SIP domain/proxy is the closest observed key"},
-    {"setting": "sip.extension", "keys": (SIP_USER_KEY,), "source": "FP/FS templates", "verified": True},
-    {"setting": "sip.auth_id", "keys": (SIP_AUTH_KEY,), "source": "FP/FS templates", "verified": True},
-    {"setting": "sip.password", "keys": (SIP_PASSWORD_KEY,), "source": "FP/FS templates", "verified": True},
-    {"setting": "sip.display_name", "keys": (SIP_DISPLAY_NAME_KEY,), "source": "FP 5.x templates", "verified": True},
-    {"setting": "codecs", "keys": ("audio.codec.g722",), "source": "FP/FS templates (G.722 on/off)", "verified": True,
-     "note": "1 when G722 is in the list"},
-    {"setting": "codecs", "keys": ("audio.codec.order",), "source": "inferred", "verified": False,
-     "note": "no codec-order parameter in any public source (research 3.2); list form pcma,g722,pcmu,"},
-    {"setting": "time_format", "keys": ("admin.timeformat",), "source": "inferred", "verified": False,
-     "note": "no 12/24h parameter in any public source (research 3.3); values 24 or 12"},
-    {"setting": "timezone", "keys": (TIMEZONE_KEY,), "source": "FP templates (Olson names)", "verified": True},
-    {"setting": "web", "keys": ("net.http",), "source": "FP/FS templates (values 1 and 2 seen)", "verified": False,
-     "note": "meaning inferred: 1 = HTTP and HTTPS, 2 = HTTPS only, 0 = HTTP only"},
-    {"setting": "admin_password", "keys": (ADMIN_PASSWORD_KEY,), "source": "FP/FS templates; default algo A-8301",
-     "verified": True},
-    {"setting": "network.ip", "keys": ("net.ipv4.method",), "source": "FP 5.x templates (dhcp)", "verified": True,
-     "note": "value static inferred"},
-    {"setting": "network.address", "keys": ("net.ip", "net.mask"), "source": "FP 2017 template (old firmware)",
-     "verified": False, "note": "5.x names not found"},
-    {"setting": "network.gateway", "keys": ("net.gateway",), "source": "FP 2017 template (old firmware)", "verified": False},
-    {"setting": "network.dns", "keys": ("net.dns1", "net.dns2"), "source": "FP 2017 template (old firmware)",
-     "verified": False},
-    {"setting": "network.vlan", "keys": ("net.vlan.use", "net.vlan.id"), "source": "FP templates", "verified": True},
-    {"setting": "network.pc_vlan", "keys": (), "source": "research 3.5: single-port devices", "verified": False,
-     "note": "no Algo parameter known; a pc_vlan other than null gives a warning and is not rendered"},
-    {"setting": "check_sync", "keys": (KEY_CHECKSYNC,), "source": "FP/FS templates", "verified": True},
-    {"setting": "provisioning_url", "keys": (KEY_PROV_USE, KEY_SERVER_METHOD, KEY_SERVER_STATIC, KEY_DOWNLOAD_METHOD,
-                                             KEY_CFGPATH, KEY_AUTH_USER, KEY_AUTH_PWD),
-     "source": "guide 2 (settings), FP/FS templates (key names)", "verified": True},
-    {"setting": "incremental", "keys": (KEY_PARTIAL,), "source": "guide 2/8 (Partial Provisioning); key name FP/FS",
-     "verified": False, "note": "prov.i observed with 0/1; its meaning is inferred"},
-)
+GUIDE = "guide"
+REAL = "real"
+UNVERIFIED = "unverified"
+EVIDENCE_KINDS = (GUIDE, REAL, UNVERIFIED)
 
-# Raw keys the catalog knows, with their source (verified = a public source shows the key name).
-PARAMETERS: dict[str, t.Mapping[str, t.Any]] = {
-    KEY_PROV_USE: {"label": "Provisioning Mode", "source": "guide 2; FP/FS", "verified": True},
-    KEY_SERVER_METHOD: {"label": "Server Method", "source": "guide 2; FP/FS", "verified": True},
-    KEY_SERVER_STATIC: {"label": "Static Server", "source": "guide 2; FP/FS", "verified": True},
-    KEY_DOWNLOAD_METHOD: {"label": "Download Method", "source": "guide 2; FP-app", "verified": True},
-    KEY_CFGPATH: {"label": "Config Download Path", "source": "guide 2; FP/FS", "verified": True},
-    KEY_FWPATH: {"label": "Firmware Download Path", "source": "guide 2; FP", "verified": True},
-    KEY_AUTH_USER: {"label": "Username", "source": "guide 2; FP/FS", "verified": True},
-    KEY_AUTH_PWD: {"label": "Password", "source": "guide 2; FP/FS", "verified": True},
-    KEY_CERT: {"label": "Validate Server Certificate", "source": "FP (name); meaning inferred", "verified": False},
-    KEY_PARTIAL: {"label": "Partial Provisioning", "source": "FP/FS (name); meaning inferred", "verified": False},
-    KEY_CHECKSYNC: {"label": "Check-sync Behavior", "source": "FP/FS", "verified": True},
-    KEY_SYNC_FREQUENCY: {"label": "Sync Frequency", "source": "FP/FS", "verified": True},
-    KEY_SYNC_TIME: {"label": "Sync Start Time", "source": "FP/FS", "verified": True},
-    KEY_SYNC_ENDTIME: {"label": "Sync End Time", "source": "FP/FS", "verified": True},
-    KEY_SYNC_WDAYS: {"label": "Sync Days", "source": "FP/FS", "verified": True},
-    FIRMWARE_PARAM: {"label": "firmware version", "source": "guide 9", "verified": True},
-    BUNDLE_PARAM: {"label": "firmware bundle", "source": "guide 9", "verified": True},
-    ADMIN_PASSWORD_KEY: {"label": "Admin Password", "source": "FP/FS", "verified": True},
-    TIMEZONE_KEY: {"label": "Time Zone", "source": "FP", "verified": True},
+# Public sources, short names used in the citations below.
+SRC_GUIDE = "Algo, Central Provisioning of Algo IP Endpoints"
+SRC_FP_2017 = "FusionPBX resources/templates/provision/algo/8180/algom{$mac}.conf as added in commit f2bc81c (2017, older firmware)"
+SRC_FP_5X = "FusionPBX resources/templates/provision/algo/{8186,8188,8189}/algo{$mac}.conf (firmware 5.x)"
+SRC_FP_NEW = "FusionPBX resources/templates/provision/algo/{8103,8196,8301}/algom{$mac}.conf (2025-2026)"
+SRC_FS = "fspbx resources/provisioning/algo/{8186,8301}/template.blade.php (2025-2026)"
+SRC_REAL = "%s; %s; %s" % (SRC_FP_5X, SRC_FP_NEW, SRC_FS)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a key comes from: ``kind`` (guide, real, unverified), a citation, and the values a source shows."""
+
+    kind: str
+    cite: str
+    values: tuple = ()  # values seen in a source; empty: any value of the documented kind
+    note: str = ""
+
+    def confirms(self, value: str) -> bool:
+        """True when a source confirms both the key and this value."""
+        if self.kind == UNVERIFIED:
+            return False
+        return not self.values or value in self.values
+
+
+def _g(section: str, values: tuple = (), note: str = "") -> Evidence:
+    return Evidence(GUIDE, "%s, %s" % (SRC_GUIDE, section), values, note)
+
+
+def _r(cite: str, values: tuple = (), note: str = "") -> Evidence:
+    return Evidence(REAL, cite, values, note)
+
+
+def _u(cite: str, note: str) -> Evidence:
+    return Evidence(UNVERIFIED, cite, (), note)
+
+
+_BOOL = ("0", "1")
+
+KEY_EVIDENCE: dict[str, Evidence] = {
+    # Provisioning settings: the guide (section 2) describes them by their web label; real files give the key names.
+    KEY_PROV_USE: _r(SRC_REAL, _BOOL, "label Provisioning Mode (guide section 2)"),
+    KEY_SERVER_METHOD: _r(SRC_REAL + "; " + SRC_FP_2017, (SERVER_METHOD_STATIC, SERVER_METHOD_DHCP, "option66"),
+                          "label Server Method (guide section 2); auto = DHCP options"),
+    KEY_SERVER_STATIC: _r(SRC_REAL, (), "label Static Server (guide section 2)"),
+    KEY_DOWNLOAD_METHOD: _r(SRC_REAL, ("tftp", "ftp", "http", "https"), "label Download Method (guide section 2)"),
+    KEY_CFGPATH: _r(SRC_REAL, (), "label Config Download Path (guide section 2)"),
+    KEY_FWPATH: _r(SRC_REAL, (), "label Firmware Download Path (guide section 2)"),
+    KEY_AUTH_USER: _r(SRC_REAL, (), "label Username (guide section 2)"),
+    KEY_AUTH_PWD: _r(SRC_REAL, (), "label Password (guide section 2)"),
+    KEY_CERT: _r(SRC_FP_5X + "; " + SRC_FP_NEW, _BOOL,
+                 "seen as 0; matched to the label Validate Server Certificate (guide section 2) by its name"),
+    KEY_PARTIAL: _r(SRC_REAL, _BOOL, "matched to the label Partial Provisioning (guide sections 2, 8) by its name"),
+    KEY_CHECKSYNC: _r(SRC_REAL, ("conditional-reboot", "always-reboot"), "label Check-sync Behavior (guide section 2)"),
+    KEY_SYNC_FREQUENCY: _r(SRC_REAL, ("daily",), "label Sync Frequency (guide section 2); the value for specific "
+                           "days of the week is not seen in any file"),
+    KEY_SYNC_TIME: _r(SRC_REAL, (), "label Sync Start Time, HH:mm:ss (guide section 2); seen empty"),
+    KEY_SYNC_ENDTIME: _r(SRC_REAL, (), "label Sync End Time (guide section 2); seen empty"),
+    KEY_SYNC_WDAYS: _r(SRC_REAL, (), "label Sync Days (guide section 2); seen 1,2,3,4,5,6,7,"),
+    KEY_ZTP: _r(SRC_FP_5X + "; " + SRC_FP_NEW, _BOOL, "zero-touch provisioning (guide section 1, ZTP)"),
+    FIRMWARE_PARAM: _g("section 9 Firmware Upgrade via Provisioning"),
+    BUNDLE_PARAM: _g("section 9, note on upgrading from 1.7.6 to 3.2.5", ("1",)),
+    # SIP account
+    SIP_DOMAIN_KEY: _r(SRC_REAL, (), "SIP Domain; the guide (section 5.3) prints it as sip.poxy (sic)"),
+    SIP_USER_KEY: _r(SRC_REAL),
+    SIP_AUTH_KEY: _r(SRC_REAL),
+    SIP_PASSWORD_KEY: _r(SRC_REAL),
+    SIP_DISPLAY_NAME_KEY: _r(SRC_FP_5X),
+    # codecs
+    KEY_G722: _r(SRC_FP_5X + "; " + SRC_FS, _BOOL, "G.722 on/off, firmware 5.x"),
+    KEY_G722_LEGACY: _r(SRC_FP_2017, _BOOL, "G.722 on/off, older firmware"),
+    KEY_MCAST_CODEC: _r(SRC_FP_5X + "; " + SRC_FP_NEW, ("g722",), "multicast transmit codec; only g722 is seen"),
+    KEY_CODEC_ORDER: _u("no public source", "no codec-order parameter in any real file; the order of PCMA/PCMU has "
+                        "no known key"),
+    # admin / web
+    ADMIN_PASSWORD_KEY: _r(SRC_REAL, (), "factory value algo (Algo 8301 and 8401 manuals)"),
+    TIMEZONE_KEY: _r(SRC_FP_5X + "; " + SRC_FP_NEW, (), "Olson names"),
+    KEY_TIMEFORMAT: _u("no public source", "no 12/24 h parameter in any real file"),
+    KEY_WEB: _u(SRC_REAL, "the key is real (values 1 and 2 seen) but what each value means is inferred: "
+                "1 = HTTP and HTTPS, 2 = HTTPS only, 0 = HTTP only"),
+    # network
+    KEY_IPV4_METHOD: _r(SRC_FP_5X, ("dhcp",), "firmware 5.x; the value static is inferred"),
+    KEY_DHCP_USE: _r(SRC_FP_2017, _BOOL, "older firmware"),
+    KEY_IP: _r(SRC_FP_2017, (), "older firmware, seen empty"),
+    KEY_MASK: _r(SRC_FP_2017, (), "older firmware, seen empty"),
+    KEY_GATEWAY: _r(SRC_FP_2017, (), "older firmware, seen empty"),
+    KEY_DNS1: _r(SRC_FP_2017, (), "older firmware, seen empty"),
+    KEY_DNS2: _r(SRC_FP_2017, (), "older firmware, seen empty"),
+    KEY_VLAN_USE: _r(SRC_REAL + "; " + SRC_FP_2017, ("0", "1", "auto")),
+    KEY_VLAN_ID: _r(SRC_REAL),
+    KEY_VLAN_PRIORITY: _r(SRC_FP_5X + "; " + SRC_FP_NEW, (), "802.1p priority, seen 0"),
+    KEY_NTP_LEGACY: _r(SRC_FP_2017 + "; " + SRC_FP_5X, (), "single NTP server field"),
 }
+for _index in range(1, NTP_SERVERS_MAX + 1):
+    KEY_EVIDENCE[KEY_NTP % _index] = _r(SRC_FP_5X + "; " + SRC_FP_NEW, (), "NTP server %d, firmware 5.x" % _index)
 for _key in ASSET_PARAMS:
-    PARAMETERS[_key] = {"label": "asset file name (%s)" % ASSET_PARAMS[_key], "source": "guide 10-14", "verified": True}
-del _key
+    KEY_EVIDENCE[_key] = _g("sections 10-14 (%s)" % ASSET_PARAMS[_key])
+del _key, _index
+
+
+def evidence(key: str) -> t.Optional[Evidence]:
+    """The evidence of a key the catalog knows, or None (a raw parameter the catalog does not know)."""
+    return KEY_EVIDENCE.get(key)
+
+
+def is_confirmed(key: str, value: str) -> bool:
+    """True when a public source confirms the key and the value (see Evidence.confirms)."""
+    found = KEY_EVIDENCE.get(key)
+    return found is not None and found.confirms(value)
+
+
+def unverified_reason(key: str, value: str) -> t.Optional[str]:
+    """Why writing ``key = value`` is a guess, or None when the catalog confirms it. Unknown keys give None here
+    (they only come from raw params, which the user wrote themselves)."""
+    found = KEY_EVIDENCE.get(key)
+    if found is None:
+        return None
+    if found.kind == UNVERIFIED:
+        return found.note
+    if found.values and value not in found.values:
+        return "value %r is not seen in any real file (seen: %s)%s" % (
+            value, ", ".join(found.values), "; " + found.note if found.note else "")
+    return None
+
+
+# Friendly settings -> the keys they write (for documentation and explain); the code is in _settings.py.
+SETTINGS_KEYS: dict[str, tuple] = {
+    "sip_realm": (SIP_DOMAIN_KEY,),
+    "sip.extension": (SIP_USER_KEY,),
+    "sip.auth_id": (SIP_AUTH_KEY,),
+    "sip.password": (SIP_PASSWORD_KEY,),
+    "sip.display_name": (SIP_DISPLAY_NAME_KEY,),
+    "codecs": (KEY_G722, KEY_G722_LEGACY, KEY_MCAST_CODEC, KEY_CODEC_ORDER),
+    "time_format": (KEY_TIMEFORMAT,),
+    "timezone": (TIMEZONE_KEY,),
+    "web": (KEY_WEB,),
+    "admin_password": (ADMIN_PASSWORD_KEY,),
+    "network.ip": (KEY_IPV4_METHOD, KEY_DHCP_USE),
+    "network.address": (KEY_IP, KEY_MASK),
+    "network.gateway": (KEY_GATEWAY,),
+    "network.dns": (KEY_DNS1, KEY_DNS2),
+    "network.vlan": (KEY_VLAN_USE, KEY_VLAN_ID),
+    "network.vlan_priority": (KEY_VLAN_PRIORITY,),
+    "network.pc_vlan": (),
+    "ntp_servers": (KEY_NTP_LEGACY,) + tuple(KEY_NTP % i for i in range(1, NTP_SERVERS_MAX + 1)),
+    "check_sync": (KEY_CHECKSYNC,),
+    "sync": (KEY_SYNC_FREQUENCY, KEY_SYNC_TIME, KEY_SYNC_ENDTIME, KEY_SYNC_WDAYS),
+    "provisioning.validate_certificate": (KEY_CERT,),
+    "provisioning.trusted_ca": ("prov.data.cacert",),
+    "provisioning.ztp": (KEY_ZTP,),
+    "provisioning.firmware_path": (KEY_FWPATH,),
+    "provisioning_url": (KEY_PROV_USE, KEY_SERVER_METHOD, KEY_SERVER_STATIC, KEY_DOWNLOAD_METHOD, KEY_CFGPATH,
+                         KEY_AUTH_USER, KEY_AUTH_PWD),
+    "incremental": (KEY_PARTIAL,),
+}
 
 CODECS = ("PCMA", "PCMU", "G722")
 CHECK_SYNC_VALUES = ("conditional-reboot", "always-reboot")
 TIME_FORMATS = {"24h": "24", "12h": "12"}
+FIRMWARE_GENERATIONS = ("current", "legacy", "both")
 
 _SECRET_RE = re.compile(r"(pwd|passw|secret|passphrase)")
 
@@ -239,8 +360,3 @@ _SECRET_RE = re.compile(r"(pwd|passw|secret|passphrase)")
 def is_secret_key(key: str) -> bool:
     """True when the value of the Algo parameter ``key`` is a secret (passwords): masked in diffs, explain, logs."""
     return bool(_SECRET_RE.search(key))
-
-
-def settings_for(setting: str) -> list:
-    """Catalog rows of one friendly setting."""
-    return [row for row in SETTINGS_CATALOG if row["setting"] == setting]

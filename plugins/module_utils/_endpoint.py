@@ -87,6 +87,7 @@ KEY_AUTH_PWD = _const("KEY_AUTH_PWD", "prov.auth.pwd")
 KEY_PARTIAL = _const("KEY_PARTIAL", "prov.i")
 KEY_CHECKSYNC = _const("KEY_CHECKSYNC", "sip.interop.checksync")
 FIRMWARE_PARAM = _const("FIRMWARE_PARAM", "prov.version.firmware")
+BUNDLE_PARAM = _const("BUNDLE_PARAM", "prov.download.bundle")
 
 
 class FetchError(AlgoError):
@@ -553,7 +554,11 @@ class Endpoint:
         if wanted == self.state.firmware:
             self._decide("firmware_current", "firmware %s already installed" % wanted)
             return "current"
-        name = firmware_file_name(self.state.product, wanted)
+        bundle = (self.state.settings.get(BUNDLE_PARAM) or "").strip() == "1"
+        if bundle:  # guide 9: legacy route (1.7.6 -> 3.2.5), Algo's .fw and .md5 used as shipped
+            name = "algo-%s-%s.fw" % (self.state.product, wanted)
+        else:
+            name = firmware_file_name(self.state.product, wanted)
         data = self._get(fetcher, target, name, AREA_FIRMWARE)
         if data is None:
             self._decide("firmware_missing", "%s = %s but %s is not on the server: firmware stays %s" % (
@@ -563,7 +568,12 @@ class Endpoint:
             self._decide("firmware_invalid", "%s is empty: not installed" % name, name=name)
             return "ignored"
         md5_file = md5_name(name)
-        md5_data = self._get(fetcher, target, md5_file, AREA_FIRMWARE) if target.scheme == "tftp" else None
+        md5_data = self._get(fetcher, target, md5_file, AREA_FIRMWARE) if target.scheme == "tftp" or bundle else None
+        if bundle and md5_data is None:
+            # guide 9: "Both the firmware file and the matching md5 checksum must be present" (any protocol)
+            self._decide("firmware_md5_missing", "%s = 1 but %s is not on the server: %s not installed" % (
+                BUNDLE_PARAM, md5_file, name), name=name)
+            return "ignored"
         if md5_data is not None and parse_md5(md5_data) not in (None, md5_hex(data)):
             self._decide("firmware_md5_mismatch", "%s does not match %s: not installed" % (name, md5_file), name=name)
             return "ignored"

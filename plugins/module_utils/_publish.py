@@ -43,6 +43,9 @@ MD5_MODES = ("always", "never")
 MAX_DEVICES = 100000
 MAX_ACCOUNT_NAME = 64  # recorded in every file's header; _tree reads the first 128 bytes
 ALGO_OUI = "0022EE"
+# The 8036 takes "SIP configuration and directory file only; excluding UI configuration" (guide section 1): the
+# keys it is assumed to honour (SIP, provisioning incl. the directory file prov.prod.dir).
+_8036_PREFIXES = ("sip.", "prov.")
 
 
 @dataclass
@@ -57,6 +60,8 @@ class Publication:
     sources: dict = field(default_factory=dict)  # MAC -> {key: source}
     generic_params: dict = field(default_factory=dict)  # product -> effective Algo params
     owners: dict = field(default_factory=dict)  # file name (conf and md5) -> ("device", MAC) / ("generic", product)
+    withheld: dict = field(default_factory=dict)  # MAC or algop name -> {key: (value, source, reason)} not written
+    unverified: dict = field(default_factory=dict)  # MAC or algop name -> {key: reason}: written, no source confirms
     warnings: list = field(default_factory=list)
     enabled: bool = True
 
@@ -372,7 +377,8 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     # generic files: defaults + account only
     for gi, product in enumerate(generic_list):
         label = "generic[%d] (%s)" % (gi, product)
-        params, sources = account_base.algo_params(prov)
+        params, sources, withheld = account_base.algo_params(prov)
+        _note_unverified(pub, generic_config_name(product, generic_incremental), params, withheld, label, problems)
         if generic_incremental:
             params[cat.KEY_PARTIAL] = "1"
         _translate_problems(account_base, label, problems, reported)
@@ -387,6 +393,8 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     pc_vlan_devices = 0
     feature_warnings: dict = {}
     inherit_warnings: dict = {}
+    ui_warnings: dict = {}
+    cert_warnings: list = []
     for dev in parsed:
         cache_key = (dev.site, dev.groups)
         base = cache.get(cache_key)
@@ -400,7 +408,8 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
             base = st.resolve_base(layers)
             cache[cache_key] = base
         resolved = st.resolve_device(base, dev.layer)
-        params, sources = resolved.algo_params(prov)
+        params, sources, withheld = resolved.algo_params(prov)
+        _note_unverified(pub, dev.mac, params, withheld, dev.label, problems)
         if dev.incremental:  # an incremental file only applies with Partial Provisioning on (guide 8)
             params[cat.KEY_PARTIAL] = "1"
             sources[cat.KEY_PARTIAL] = "device"
@@ -409,6 +418,12 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
             _guard(params, sources, not dev.incremental, dev.label, problems)
         if resolved.values.get("network.pc_vlan") is not None:
             pc_vlan_devices += 1
+        if dev.product == "8036":
+            ui_keys = sorted(key for key in params if not key.startswith(_8036_PREFIXES))
+            if ui_keys:
+                ui_warnings.setdefault(dev.label, ui_keys)
+        if cat.KEY_CERT in params and params.get(cat.KEY_DOWNLOAD_METHOD) != "https":
+            cert_warnings.append(dev.label)
         features = products[dev.product].features
         for key, kind in cat.ASSET_PARAMS.items():
             if key in params and kind not in features:
@@ -422,13 +437,13 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         add_file(conf_name, render_conf(params, name), ("device", dev.mac))
         if dev.layer is not None and dev.layer.inherits:
             for key in dev.layer.inherits:
-                if key not in base.params and key not in cat.PARAMETERS and key not in prov:
+                if key not in base.params and key not in cat.KEY_EVIDENCE and key not in prov:
                     inherit_warnings.setdefault(key, []).append(dev.label)
     problems.raise_if_any()
     for layer in [account_layer] + list(site_layers.values()) + list(group_layers.values()):
         below = prov if layer is account_layer else account_layer.params
         for key in layer.inherits:
-            if key not in below and key not in cat.PARAMETERS and key not in prov:
+            if key not in below and key not in cat.KEY_EVIDENCE and key not in prov:
                 inherit_warnings.setdefault(key, []).append(_layer_field(layer.source))
     for key, where in sorted(inherit_warnings.items()):
         more = " (and %d more)" % (len(where) - 1) if len(where) > 1 else ""
@@ -441,6 +456,14 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
     for (product, key), label in sorted(feature_warnings.items()):
         warnings.append("%s: %s is set but product %s has no %s feature (guide 10-14)"
                         % (label, key, product, cat.ASSET_PARAMS[key]))
+    for label, keys in sorted(ui_warnings.items()):
+        warnings.append("%s: the 8036 takes SIP configuration and the directory file only, excluding UI configuration "
+                        "(guide section 1); these keys may be ignored: %s" % (label, ", ".join(keys)))
+    if cert_warnings:
+        warnings.append("%s: Validate Server Certificate (%s) only applies in HTTPS mode (guide section 2)"
+                        % (", ".join(cert_warnings[:5]) + (" and %d more" % (len(cert_warnings) - 5) if len(cert_warnings) > 5 else ""),
+                           cat.KEY_CERT))
+    warnings.extend(_withheld_warnings(pub))
     return pub
 
 
@@ -461,13 +484,75 @@ def _mac_warnings(parsed: t.Sequence["_Device"], warnings: t.List[str]) -> None:
             warnings.append("%s.mac %s%s" % (items[0], what, more))
 
 
+def _note_unverified(pub: Publication, owner: str, params: t.Mapping[str, str], withheld: t.Mapping[str, tuple],
+                     label: str, problems: st.Problems) -> None:
+    """Record the unverified keys of one file: withheld ones, and written ones no source confirms.
+
+    time_format is accepted only with write_unverified (no 12/24 h key is known): set without it, it is refused."""
+    if withheld:
+        pub.withheld[owner] = dict(withheld)
+        found = withheld.get(cat.KEY_TIMEFORMAT)
+        if found is not None and found[1] != "default":
+            message = ("%s.time_format: no Algo parameter is known for the time format (%s is unverified); set "
+                       "write_unverified: true (or [%s]) to write it anyway, or remove time_format"
+                       % (label if found[1] == "device" else _layer_field(found[1]), cat.KEY_TIMEFORMAT, cat.KEY_TIMEFORMAT))
+            if message not in problems.items:
+                problems.items.append(message)
+    written = {}
+    for key, value in params.items():
+        reason = cat.unverified_reason(key, value)
+        if reason is not None:
+            written[key] = reason
+    if written:
+        pub.unverified[owner] = written
+
+
+def _withheld_warnings(pub: Publication) -> list:
+    """One warning per withheld key whose value a user layer gave (defaults withheld stay quiet)."""
+    counts: dict = {}
+    for withheld in pub.withheld.values():
+        for key, (value, source, reason) in withheld.items():
+            if source == "default":
+                continue
+            entry = counts.setdefault(key, [0, reason])
+            entry[0] += 1
+    return ["%s is not written to %d file(s): no public source confirms it (%s); set write_unverified: true or "
+            "[%s] to write it anyway" % (key, count, reason, key) for key, (count, reason) in sorted(counts.items())]
+
+
+def _evidence_kind(key: str, value: str) -> str:
+    found = cat.evidence(key)
+    if found is None:
+        return "unknown"
+    return found.kind if cat.unverified_reason(key, value) is None else cat.UNVERIFIED
+
+
 def explain_entries(pub: Publication) -> dict:
-    """MAC -> {key: {value (secrets masked), source}} for the module's ``explain`` return value."""
+    """MAC -> {key: {value (secrets masked), source, evidence, written}} for the module's ``explain`` return value.
+
+    ``evidence`` is guide, real, unverified (no source confirms the key or this value) or unknown (a raw parameter
+    the catalog does not know); keys withheld because they are unverified are listed with ``written: false``."""
     result: dict = {}
     for mac, params in pub.params.items():
         sources = pub.sources.get(mac, {})
         masked = st.redact_params(params)
-        result[mac] = {key: {"value": masked[key], "source": sources.get(key, "default")} for key in sorted(params)}
+        entries = {key: {"value": masked[key], "source": sources.get(key, "default"),
+                         "evidence": _evidence_kind(key, params[key]), "written": True} for key in params}
+        for key, (value, source, unused) in pub.withheld.get(mac, {}).items():
+            entries[key] = {"value": st.redact_params({key: value})[key], "source": source, "evidence": cat.UNVERIFIED,
+                            "written": False}
+        result[mac] = {key: entries[key] for key in sorted(entries)}
+    return result
+
+
+def unverified_entries(pub: Publication) -> dict:
+    """File owner (MAC, or algop<PRODUCT> file name) -> {written: {key: reason}, withheld: {key: reason}}."""
+    result: dict = {}
+    for owner in sorted(set(pub.unverified) | set(pub.withheld)):
+        result[owner] = {
+            "written": dict(sorted(pub.unverified.get(owner, {}).items())),
+            "withheld": {key: item[2] for key, item in sorted(pub.withheld.get(owner, {}).items())},
+        }
     return result
 
 
@@ -592,6 +677,7 @@ def run_provisioning_files(params: t.Mapping[str, t.Any], check_mode: bool = Fal
                             % (item["file"], item["shadows"], " for device %s" % item["mac"] if item.get("mac") else ""))
     if params.get("explain"):
         result["explain"] = explain_entries(pub)
+        result["unverified"] = unverified_entries(pub)
     if diff:
         diffs = plan.diffs(mask=redact_text)
         if len(diffs) > MAX_DIFF_FILES:

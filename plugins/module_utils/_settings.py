@@ -5,8 +5,9 @@
 """Layered settings model: built-in defaults -> account -> sites -> groups -> device (standard library only).
 
 Every value may be the literal string ``inherit`` ("take the value from the layer below"; the same as leaving the key
-out). Dicts (``web``, ``network``, ``sip``, ``params``) merge per key; in ``params``, ``inherit`` removes the override
-of that one key. Validation collects every problem with a field path such as ``devices[3] (0022EE010203).sip.password``
+out) or null ("omit": the setting writes no key, whatever the layers below say; in ``params`` the key is left out).
+Dicts (``web``, ``network``, ``sip``, ``params``) merge per key; in ``params``, ``inherit`` removes the override of
+that one key. Validation collects every problem with a field path such as ``devices[3] (0022EE010203).sip.password``
 or ``account.codecs[1]`` and raises one AlgoValidationError.
 
 Resolution gives, per device, the effective Algo parameters and the source of each key (``default``, ``account``,
@@ -36,31 +37,51 @@ MASK = "********"
 
 MAX_VALUE_CHARS = 8192  # one value in a key = value line
 MAX_PARAMS = 2000  # raw params of one layer
+
+
+class _Omit:
+    """A setting set to null: it writes no key (it does not fall back to a lower layer or a default)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT = _Omit()
+
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LAYER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # Keys an override layer (site, group, device) may set; account adds name, enabled and provisioning_url.
 OVERRIDE_KEYS = ("display_name", "sip_realm", "codecs", "time_format", "timezone", "web", "admin_password", "network",
-                 "check_sync", "params")
+                 "check_sync", "params", "write_unverified", "firmware", "ntp_servers", "sync", "provisioning")
 ACCOUNT_KEYS = ("name", "enabled", "provisioning_url") + OVERRIDE_KEYS
 DEVICE_KEYS = ("mac", "model", "name", "host", "incremental", "sip", "allow_disable_provisioning", "site", "groups") + OVERRIDE_KEYS
 SIP_KEYS = ("extension", "auth_id", "password", "display_name")
 WEB_KEYS = ("http", "https")
-NETWORK_KEYS = ("ip", "vlan", "pc_vlan", "gateway", "dns")
+NETWORK_KEYS = ("ip", "vlan", "vlan_priority", "pc_vlan", "gateway", "dns")
+SYNC_KEYS = ("frequency", "start", "end", "days")
+PROVISIONING_KEYS = ("validate_certificate", "trusted_ca", "ztp", "firmware_path")
+DICT_KEYS = {"web": WEB_KEYS, "sip": SIP_KEYS, "sync": SYNC_KEYS, "provisioning": PROVISIONING_KEYS}
+SYNC_FREQUENCIES = ("daily", "weekly")
+_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 DEVICE_NETWORK_KEYS = NETWORK_KEYS + ("address",)
 NULLABLE = frozenset(("network.vlan", "network.pc_vlan"))
 
-# Built-in defaults (DESIGN section 3). admin_password defaults to the sip_realm (resolved in the translator).
+# Built-in defaults: only those the Account Settings page shows (codecs, 24 hours, HTTP and HTTPS enabled;
+# admin_password defaults to the sip_realm, resolved in the translator). A setting without a default that the user
+# does not give writes nothing (the device keeps, or on a full file resets to, its factory value).
 DEFAULTS: dict[str, t.Any] = {
     "codecs": ("PCMA", "G722", "PCMU"),
     "time_format": "24h",
-    "timezone": "UTC",
     "web.http": True,
     "web.https": True,
-    "network.ip": "dhcp",
     "network.vlan": None,
     "network.pc_vlan": None,
-    "check_sync": "conditional-reboot",
+    "firmware": "current",
+    "write_unverified": False,
 }
 
 RANK_DEFAULT = 0
@@ -243,8 +264,9 @@ def _params(value: object, field: str, problems: Problems, inherits: t.Optional[
             if inherits is not None:
                 inherits.append(key)
             continue
-        if raw is None:
-            raw = ""
+        if raw is None:  # omit: the key is left out of the file
+            result[key] = None
+            continue
         if isinstance(raw, dict):
             problems.add(sub, "a parameter value must be a scalar or a list")
             continue
@@ -267,13 +289,13 @@ def _validate_setting(key: str, value: object, field: str, problems: Problems, v
     """Validate one friendly setting; store its flat paths into ``values`` (inherit/None = not set)."""
     if is_inherit(value):
         return
-    if key in ("web", "network", "sip"):
+    if key in ("web", "network", "sip", "sync", "provisioning"):
         if value is None:
             return
         if not isinstance(value, dict):
             problems.add(field, "expected a mapping")
             return
-        allowed = {"web": WEB_KEYS, "sip": SIP_KEYS, "network": DEVICE_NETWORK_KEYS if device else NETWORK_KEYS}[key]
+        allowed = DICT_KEYS.get(key) or (DEVICE_NETWORK_KEYS if device else NETWORK_KEYS)
         for sub_key, sub_value in value.items():
             sub_field = "%s.%s" % (field, sub_key)
             path = "%s.%s" % (key, sub_key)
@@ -283,9 +305,33 @@ def _validate_setting(key: str, value: object, field: str, problems: Problems, v
             if is_inherit(sub_value):
                 continue
             if sub_value is None and path not in NULLABLE:
+                values[path] = OMIT
                 continue
-            if key == "web":
+            if key == "web" or path in ("provisioning.validate_certificate", "provisioning.ztp"):
                 result = _bool(sub_value, sub_field, problems)
+            elif path == "network.vlan_priority":
+                result = _int_range(sub_value, sub_field, problems, 0, 7)
+            elif path == "sync.frequency":
+                result = _choice(sub_value, sub_field, problems, SYNC_FREQUENCIES)
+            elif path in ("sync.start", "sync.end"):
+                result = _text(sub_value, sub_field, problems)
+                if result is not None and not _TIME_RE.match(result):
+                    problems.add(sub_field, "expected a time HH:mm:ss (guide section 2, Sync Start Time), got %r" % result)
+                    result = None
+            elif path == "sync.days":
+                result = _weekdays(sub_value, sub_field, problems)
+            elif path == "provisioning.trusted_ca":
+                result = _text(sub_value, sub_field, problems)
+                if result is not None and ("/" in result or "\\" in result or result in (".", "..") or not result):
+                    problems.add(sub_field, "only a file name is allowed (guide section 11: the parameter must not contain "
+                                 "a path), got %r" % result)
+                    result = None
+            elif path == "provisioning.firmware_path":
+                result = _text(sub_value, sub_field, problems)
+                if result is not None and (result != result.strip("/") or " " in result):
+                    problems.add(sub_field, "no leading or trailing slashes or spaces (guide section 2, Firmware Download "
+                                 "Path), got %r" % result)
+                    result = None
             elif path in NULLABLE:
                 result = _vlan(sub_value, sub_field, problems)
                 if result is None and sub_value is not None:
@@ -304,8 +350,14 @@ def _validate_setting(key: str, value: object, field: str, problems: Problems, v
                 values[path] = result
         return
     if value is None:
+        if key != "display_name":
+            values[key] = OMIT
         return
-    if key == "codecs":
+    if key == "write_unverified":
+        result = _write_unverified(value, field, problems)
+    elif key == "firmware":
+        result = _choice(value, field, problems, cat.FIRMWARE_GENERATIONS)
+    elif key == "codecs":
         result: t.Any = _codecs(value, field, problems)
     elif key == "time_format":
         result = _choice(value, field, problems, tuple(cat.TIME_FORMATS))
@@ -317,13 +369,93 @@ def _validate_setting(key: str, value: object, field: str, problems: Problems, v
         result = value
     elif key == "check_sync":
         result = _choice(value, field, problems, cat.CHECK_SYNC_VALUES)
-    else:  # display_name, sip_realm, admin_password
+    elif key == "ntp_servers":
+        result = _ntp_servers(value, field, problems)
+    elif key == "display_name":
+        # The Account Settings page's "Display name: Company name": no key in any real Algo file holds it, so it
+        # cannot be written; refusing it is better than accepting and silently dropping it.
+        problems.add(field, "no Algo parameter is known for the account display name (company name), so it cannot be "
+                     "written to the devices; remove it (or set it to null). For a device's SIP display name use "
+                     "sip.display_name; for any other key use params")
+        return
+    else:  # sip_realm, admin_password
         result = _text(value, field, problems)
         if result is not None and key == "sip_realm" and not result.strip():
             problems.add(field, "must not be empty")
             result = None
     if result is not None:
         values[key] = result
+
+
+def _int_range(value: object, field: str, problems: Problems, low: int, high: int) -> t.Optional[int]:
+    number: t.Optional[int] = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        problems.add(field, "expected an integer %d-%d, got %r" % (low, high, value))
+        return None
+    return number
+
+
+def _weekdays(value: object, field: str, problems: Problems) -> t.Optional[tuple]:
+    """Sync days: a list of weekday numbers 1-7 (real files: prov.sync.wdays = 1,2,3,4,5,6,7,)."""
+    items = value if isinstance(value, (list, tuple)) else None
+    if not items:
+        problems.add(field, "expected a non-empty list of weekday numbers 1-7")
+        return None
+    days: list = []
+    for index, item in enumerate(items):
+        day = _int_range(item, "%s[%d]" % (field, index), problems, 1, 7)
+        if day is None:
+            return None
+        if day in days:
+            problems.add("%s[%d]" % (field, index), "day %d is repeated" % day)
+            return None
+        days.append(day)
+    return tuple(sorted(days))
+
+
+def _ntp_servers(value: object, field: str, problems: Problems) -> t.Optional[tuple]:
+    """NTP servers: up to 4 host names or IP addresses (net.time1..4; older firmware has one, net.time)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= cat.NTP_SERVERS_MAX:
+        problems.add(field, "expected a list of 1-%d NTP servers" % cat.NTP_SERVERS_MAX)
+        return None
+    result = []
+    for index, item in enumerate(items):
+        sub = "%s[%d]" % (field, index)
+        text = _text(item, sub, problems)
+        if text is None:
+            return None
+        try:
+            text = str(ipaddress.ip_address(text))
+        except ValueError:
+            if not _HOST_RE.match(text) or len(text) > 253:
+                problems.add(sub, "not a host name or IP address: %r" % text)
+                return None
+        result.append(text)
+    return tuple(result)
+
+
+def _write_unverified(value: object, field: str, problems: Problems) -> t.Any:
+    """``write_unverified``: a boolean, or a list of the unverified Algo keys to write anyway."""
+    flag = to_bool(value)
+    if flag is not None:
+        return flag
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        problems.add(field, "expected a boolean or a list of Algo keys")
+        return None
+    keys = []
+    for index, item in enumerate(items):
+        sub = "%s[%d]" % (field, index)
+        if not isinstance(item, str) or item not in cat.KEY_EVIDENCE:
+            problems.add(sub, "%r is not a key the catalog knows (raw params are always written as given)" % (item,))
+            return None
+        keys.append(item)
+    return frozenset(keys)
 
 
 def _ip(value: object, field: str, problems: Problems) -> t.Optional[str]:
@@ -399,6 +531,7 @@ DEFAULT_LAYER = Layer("default", RANK_DEFAULT, dict(DEFAULTS), {})
 # ---------------------------------------------------------------------------------------------------------------
 
 Outputs = t.Dict[str, t.Tuple[str, t.Tuple[str, ...]]]
+_OMITTED = "__omitted__"  # key of the translator view: the set of paths set to null
 
 
 def _tr_realm(v: dict) -> tuple:
@@ -406,27 +539,44 @@ def _tr_realm(v: dict) -> tuple:
     return ({cat.SIP_DOMAIN_KEY: (realm, ("sip_realm",))} if realm is not None else {}), []
 
 
+def _generations(v: dict) -> tuple:
+    """(current, legacy): which firmware generation's keys to write (setting ``firmware``)."""
+    firmware = v.get("firmware") or "current"
+    return firmware in ("current", "both"), firmware in ("legacy", "both")
+
+
 def _tr_admin(v: dict) -> tuple:
     if v.get("admin_password") is not None:
         return {cat.ADMIN_PASSWORD_KEY: (v["admin_password"], ("admin_password",))}, []
+    if "admin_password" in v[_OMITTED]:  # admin_password: null writes no admin.pwd (no fall-back to the realm)
+        return {}, []
     if v.get("sip_realm") is not None:  # the Account Settings page: "Admin Password: Account realm"
         return {cat.ADMIN_PASSWORD_KEY: (v["sip_realm"], ("sip_realm",))}, []
     return {}, []
 
 
 def _tr_codecs(v: dict) -> tuple:
+    """G.722 on/off is a real key (per firmware generation); the multicast transmit codec follows the first codec
+    (only g722 is seen in real files); the order has no known key (audio.codec.order is unverified)."""
     codecs = v.get("codecs")
     if not codecs:
         return {}, []
-    return {
-        "audio.codec.g722": ("1" if "G722" in codecs else "0", ("codecs",)),
-        "audio.codec.order": ("".join(c.lower() + "," for c in codecs), ("codecs",)),
-    }, []
+    paths = ("codecs", "firmware")
+    current, legacy = _generations(v)
+    g722 = "1" if "G722" in codecs else "0"
+    out: Outputs = {}
+    if current:
+        out[cat.KEY_G722] = (g722, paths)
+    if legacy:
+        out[cat.KEY_G722_LEGACY] = (g722, paths)
+    out[cat.KEY_MCAST_CODEC] = (codecs[0].lower(), ("codecs",))
+    out[cat.KEY_CODEC_ORDER] = ("".join(c.lower() + "," for c in codecs), ("codecs",))
+    return out, []
 
 
 def _tr_time_format(v: dict) -> tuple:
     fmt = v.get("time_format")
-    return ({"admin.timeformat": (cat.TIME_FORMATS[fmt], ("time_format",))} if fmt else {}), []
+    return ({cat.KEY_TIMEFORMAT: (cat.TIME_FORMATS[fmt], ("time_format",))} if fmt else {}), []
 
 
 def _tr_timezone(v: dict) -> tuple:
@@ -435,36 +585,106 @@ def _tr_timezone(v: dict) -> tuple:
 
 
 def _tr_web(v: dict) -> tuple:
+    if "web.http" in v[_OMITTED] or "web.https" in v[_OMITTED]:
+        return {}, []
     http, https = v.get("web.http", True), v.get("web.https", True)
     paths = ("web.http", "web.https")
     if not http and not https:
         return {}, [("web", "HTTP and HTTPS cannot both be disabled (the web interface would be unreachable)")]
-    return {"net.http": ("1" if http and https else ("2" if https else "0"), paths)}, []
+    return {cat.KEY_WEB: ("1" if http and https else ("2" if https else "0"), paths)}, []
 
 
 def _tr_network(v: dict) -> tuple:
+    """Addressing: firmware 5.x has net.ipv4.method (only dhcp seen), older firmware net.dhcp.use (0/1); both use
+    net.ip, net.mask, net.gateway, net.dns1, net.dns2 (real on older firmware; assumed unchanged on 5.x)."""
     out: Outputs = {}
     problems: list = []
     method = v.get("network.ip")
+    current, legacy = _generations(v)
+    paths = ("network.ip", "firmware")
     if method:
-        out["net.ipv4.method"] = (method, ("network.ip",))
+        if current:
+            out[cat.KEY_IPV4_METHOD] = (method, paths)
+        if legacy:
+            out[cat.KEY_DHCP_USE] = ("1" if method == "dhcp" else "0", paths)
     address = v.get("network.address")
     if method == "static":
         if not address:
             problems.append(("network.address", "network.ip is static: a per-device network.address (address/prefix) is required"))
         else:
             iface = ipaddress.ip_interface(address)
-            out["net.ip"] = (str(iface.ip), ("network.address",))
-            out["net.mask"] = (str(iface.netmask), ("network.address",))
+            if iface.version != 4:
+                problems.append(("network.address", "static addressing takes an IPv4 address/prefix (net.ip, net.mask)"))
+            else:
+                out[cat.KEY_IP] = (str(iface.ip), ("network.address",))
+                out[cat.KEY_MASK] = (str(iface.netmask), ("network.address",))
         if v.get("network.gateway"):
-            out["net.gateway"] = (v["network.gateway"], ("network.gateway",))
+            out[cat.KEY_GATEWAY] = (v["network.gateway"], ("network.gateway",))
         for index, server in enumerate(v.get("network.dns") or ()):
             out["net.dns%d" % (index + 1)] = (server, ("network.dns",))
     vlan = v.get("network.vlan")
     if vlan is not None:
-        out["net.vlan.use"] = ("1", ("network.vlan",))
-        out["net.vlan.id"] = (str(vlan), ("network.vlan",))
+        out[cat.KEY_VLAN_USE] = ("1", ("network.vlan",))
+        out[cat.KEY_VLAN_ID] = (str(vlan), ("network.vlan",))
     return out, problems
+
+
+def _tr_vlan_priority(v: dict) -> tuple:
+    priority = v.get("network.vlan_priority")
+    return ({cat.KEY_VLAN_PRIORITY: (str(priority), ("network.vlan_priority",))} if priority is not None else {}), []
+
+
+def _tr_ntp(v: dict) -> tuple:
+    servers = v.get("ntp_servers")
+    if not servers:
+        return {}, []
+    current, legacy = _generations(v)
+    paths = ("ntp_servers", "firmware")
+    out: Outputs = {}
+    problems: list = []
+    if current:
+        for index in range(cat.NTP_SERVERS_MAX):  # every field, so a shorter list clears the old entries
+            out[cat.KEY_NTP % (index + 1)] = (servers[index] if index < len(servers) else "", paths)
+    if legacy:
+        out[cat.KEY_NTP_LEGACY] = (servers[0], paths)
+        if len(servers) > 1 and not current:
+            problems.append(("ntp_servers", "older firmware has a single NTP server field (net.time): give one server "
+                             "or set firmware: current or both"))
+    return out, problems
+
+
+def _tr_sync(v: dict) -> tuple:
+    """Sync schedule (guide section 2): start/end HH:mm:ss, daily or on specific days."""
+    out: Outputs = {}
+    problems: list = []
+    start, end, days, freq = v.get("sync.start"), v.get("sync.end"), v.get("sync.days"), v.get("sync.frequency")
+    if end and not start:
+        problems.append(("sync.end", "a sync end time needs a start time (guide section 2: random sync between start and end)"))
+    if start and end and end <= start:
+        problems.append(("sync.end", "the end time %s must be after the start time %s" % (end, start)))
+    if freq == "daily" and days:
+        problems.append(("sync.days", "sync days apply to sync on specific days of the week, not to daily sync"))
+    if freq:
+        out[cat.KEY_SYNC_FREQUENCY] = (freq, ("sync.frequency",))
+    if start:
+        out[cat.KEY_SYNC_TIME] = (start, ("sync.start",))
+    if end:
+        out[cat.KEY_SYNC_ENDTIME] = (end, ("sync.end",))
+    if days:
+        out[cat.KEY_SYNC_WDAYS] = ("".join("%d," % day for day in days), ("sync.days",))
+    return out, problems
+
+
+def _tr_provisioning(v: dict) -> tuple:
+    out: Outputs = {}
+    for path, key in (("provisioning.validate_certificate", cat.KEY_CERT), ("provisioning.ztp", cat.KEY_ZTP)):
+        if v.get(path) is not None:
+            out[key] = ("1" if v[path] else "0", (path,))
+    if v.get("provisioning.trusted_ca"):
+        out["prov.data.cacert"] = (v["provisioning.trusted_ca"], ("provisioning.trusted_ca",))
+    if v.get("provisioning.firmware_path") is not None:
+        out[cat.KEY_FWPATH] = (v["provisioning.firmware_path"], ("provisioning.firmware_path",))
+    return out, []
 
 
 def _tr_check_sync(v: dict) -> tuple:
@@ -484,12 +704,17 @@ def _tr_sip(v: dict) -> tuple:
 TRANSLATORS: tuple = (
     (("sip_realm",), _tr_realm),
     (("admin_password", "sip_realm"), _tr_admin),
-    (("codecs",), _tr_codecs),
+    (("codecs", "firmware"), _tr_codecs),
     (("time_format",), _tr_time_format),
     (("timezone",), _tr_timezone),
     (("web.http", "web.https"), _tr_web),
-    (("network.ip", "network.address", "network.gateway", "network.dns", "network.vlan"), _tr_network),
+    (("network.ip", "network.address", "network.gateway", "network.dns", "network.vlan", "firmware"), _tr_network),
     (("check_sync",), _tr_check_sync),
+    (("network.vlan_priority",), _tr_vlan_priority),
+    (("ntp_servers", "firmware"), _tr_ntp),
+    (("sync.frequency", "sync.start", "sync.end", "sync.days"), _tr_sync),
+    (("provisioning.validate_certificate", "provisioning.ztp", "provisioning.trusted_ca", "provisioning.firmware_path"),
+     _tr_provisioning),
     (("sip.extension", "sip.auth_id", "sip.password", "sip.display_name"), _tr_sip),
 )
 
@@ -539,10 +764,24 @@ class Resolved:
             self.param_ranks[key] = layer.rank
         return set(layer.values)
 
+    def view(self) -> dict:
+        """The values a translator sees: omitted (null) settings are absent and listed under _OMITTED."""
+        omitted = frozenset(path for path, value in self.values.items() if value is OMIT)
+        if not omitted:
+            view = dict(self.values)
+        else:
+            view = {path: value for path, value in self.values.items() if value is not OMIT}
+        view[_OMITTED] = omitted
+        return view
+
     def translate(self, indexes: t.Iterable[int]) -> None:
+        indexes = list(indexes)
+        if not indexes:
+            return
+        values = self.view()
         for index in indexes:
             func = TRANSLATORS[index][1]
-            outputs, problems = func(self.values)
+            outputs, problems = func(values)
             result = {}
             for key, (text, paths) in outputs.items():
                 best = max(paths, key=lambda p: self.ranks.get(p, -1))
@@ -550,15 +789,31 @@ class Resolved:
             self.outputs[index] = result
             self.problems[index] = problems
 
+    def allows_unverified(self, key: str) -> bool:
+        """Does the setting ``write_unverified`` (true, or a list of keys) allow writing this unverified key?"""
+        allowed = self.values.get("write_unverified")
+        if isinstance(allowed, frozenset):
+            return key in allowed
+        return allowed is True
+
     def algo_params(self, base: t.Optional[t.Mapping[str, str]] = None, base_source: str = "account",
                     base_rank: int = RANK_ACCOUNT) -> tuple:
-        """Return (params, sources): ``base`` keys (provisioning), friendly-derived keys, then raw params of a
-        layer at least as high as the layer that gave the friendly value."""
+        """Return (params, sources, withheld): ``base`` keys (provisioning), friendly-derived keys, then raw params
+        of a layer at least as high as the layer that gave the friendly value (a raw ``null`` removes the key).
+
+        A friendly-derived key that no public source confirms (catalog evidence ``unverified``, or a value never
+        seen) is withheld unless ``write_unverified`` allows it: ``withheld`` maps it to (value, source, reason).
+        Raw params are written as given: the user wrote that key themselves."""
         params: dict = dict(base or {})
         sources: dict = dict.fromkeys(params, base_source)
         ranks: dict = dict.fromkeys(params, base_rank)
+        withheld: dict = {}
         for outputs in self.outputs:
             for key, (text, source, rank) in outputs.items():
+                reason = cat.unverified_reason(key, text)
+                if reason is not None and not self.allows_unverified(key):
+                    withheld[key] = (text, source, reason)
+                    continue
                 params[key] = text
                 sources[key] = source
                 ranks[key] = rank
@@ -566,9 +821,14 @@ class Resolved:
             rank = self.param_ranks[key]
             if key in ranks and ranks[key] > rank:
                 continue
+            withheld.pop(key, None)
+            if text is None:
+                params.pop(key, None)
+                sources.pop(key, None)
+                continue
             params[key] = text
             sources[key] = self.param_sources[key]
-        return params, sources
+        return params, sources, withheld
 
     def all_problems(self) -> list:
         result = []

@@ -48,12 +48,25 @@ options:
   account:
     description:
       - The account (DESIGN section 3). Keys C(name) (required, C([a-z0-9][a-z0-9_-]*)), C(enabled) (default V(true);
-        V(false) publishes nothing), C(display_name), C(sip_realm) (required), C(codecs) (up to 3 of V(PCMA), V(PCMU),
-        V(G722), default V([PCMA, G722, PCMU])), C(time_format) (V(24h) or V(12h)), C(timezone) (IANA name, default
-        V(UTC)), C(web) (C({http, https}) booleans), C(admin_password) (default the C(sip_realm)),
+        V(false) publishes nothing), C(sip_realm) (required), C(codecs) (up to 3 of V(PCMA), V(PCMU),
+        V(G722), default V([PCMA, G722, PCMU])), C(time_format) (V(24h) or V(12h); refused unless C(write_unverified)
+        allows C(admin.timeformat)), C(timezone) (IANA name; no default, nothing is written when it is not given),
+        C(web) (C({http, https}) booleans), C(admin_password) (default the C(sip_realm)),
         C(provisioning_url) (required, C(scheme://[user:pwd@]host[:port]/path) with scheme V(tftp), V(ftp),
         V(http) or V(https)), C(network) (C({ip, vlan, pc_vlan, gateway, dns})), C(check_sync)
-        (V(conditional-reboot) or V(always-reboot)) and C(params) (raw Algo parameters).
+        (V(conditional-reboot) or V(always-reboot)), C(firmware) (V(current) for firmware 5.x key names, V(legacy)
+        for the older names such as C(audio.g722) and C(net.dhcp.use), or V(both); default V(current)),
+        C(write_unverified) (V(true), or a list of Algo keys; default V(false)), C(ntp_servers) (1-4 host names or
+        addresses, written as C(net.time1)..C(net.time4), C(net.time) on legacy firmware), C(sync) (C({frequency, start, end,
+        days}) with V(daily) or V(weekly), HH:mm:ss times, weekdays 1-7), C(provisioning) (C({validate_certificate, ztp})
+        booleans, C(trusted_ca) a certificate zip file name, C(firmware_path)) and C(params) (raw Algo parameters).
+        C(network) also takes C(vlan_priority) (0-7).
+      - Keys that no public source confirms (C(audio.codec.order), C(admin.timeformat), C(net.http), the value
+        V(static) of C(net.ipv4.method), C(mcast.tx.codec) other than V(g722)) are left out of the files unless
+        C(write_unverified) allows them; a warning names each one the user set. Raw C(params) are written as given.
+      - Any setting set to V(null) writes no key (no fall-back to a lower layer or a default); in C(params) a V(null)
+        value leaves that key out of the file (an empty value is V("")).
+      - C(display_name) (the Account Settings page's company name) is refused, since no Algo parameter is known for it.
     type: dict
     required: true
   devices:
@@ -151,9 +164,10 @@ options:
     type: bool
     default: false
 notes:
-  - Algo parameter names come from the guide and public templates; mappings that no public source confirms (codec
-    order, time format, web protocols, static addressing) are marked unverified in the collection's catalog and can
-    be overridden with C(params).
+  - Every key the collection writes carries its evidence in the collection's catalog (module_utils/_catalog.py) -
+    V(guide) (named in Algo's central provisioning guide), V(real) (seen in files served to real devices, the
+    FusionPBX and fspbx Algo templates) or V(unverified). The README section "What the guide does not say" lists
+    every assumption and the switch that changes it.
 seealso:
   - name: Algo central provisioning guide
     description: File names, search order, md5 rules.
@@ -213,6 +227,13 @@ changed_devices:
   type: list
   elements: str
   sample: [0022EE010203]
+unverified:
+  description:
+    - With O(explain), per device MAC (or generic file name) the unverified keys, C(written) (raw params, or allowed
+      by C(write_unverified)) and C(withheld) (left out), each with the reason.
+  returned: when O(explain=true)
+  type: dict
+  sample: {"0022EE010203": {"written": {}, "withheld": {"audio.codec.order": "no codec-order parameter in any real file"}}}
 changed_products:
   description: Products whose generic file was written or removed.
   returned: always
@@ -237,11 +258,14 @@ shadowed:
       description: The device concerned, if known.
       type: str
 explain:
-  description: Per device MAC, every effective Algo parameter with its value (secrets masked) and its source
-    (V(default), V(account), V(site:<name>), V(group:<name>), V(device)).
+  description: Per device MAC, every effective Algo parameter with its value (secrets masked), its source
+    (V(default), V(account), V(site:<name>), V(group:<name>), V(device)), its C(evidence) (V(guide), V(real),
+    V(unverified), or V(unknown) for a raw parameter the catalog does not know) and C(written) (V(false) for an
+    unverified key that was left out).
   returned: when O(explain=true)
   type: dict
-  sample: {"0022EE010203": {"admin.timezone": {"value": "Europe/Berlin", "source": "account"}}}
+  sample: {"0022EE010203": {"admin.timezone": {"value": "Europe/Berlin", "source": "account", "evidence": "real",
+                                               "written": true}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

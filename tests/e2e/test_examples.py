@@ -123,7 +123,9 @@ def test_demo_devices_end_with_the_intended_settings(example, playbook_runner):
         assert states["dock-horn"]["net.vlan.id"] == "20" and states["dock-horn"]["audio.page.vol"] == "-6dB"
         assert states["paging-adapter"]["admin.timezone"] == "America/New_York"
         assert states["paging-adapter"]["audio.page.vol"] == "-18dB" and states["paging-adapter"]["sip.u1.user"] == "1003"
-        assert states["hall-display"]["audio.codec.order"].startswith("g722")
+        assert states["hall-display"]["audio.codec.g722"] == "1" and states["hall-display"]["mcast.tx.codec"] == "g722"
+        assert "audio.codec.order" not in states["hall-display"]  # unverified: not written without write_unverified
+        assert states["reception-display"]["net.http"] == "2"  # written: globex lists net.http in write_unverified
         assert states["reception-display"]["sip.u1.user"] == "200" and states["new-8410"].get("sip.u1.user", "") == ""
         # the display fetched its images over TFTP, checked against images.md5
         display = json.loads((demo_dir / "devices" / "0022EE0A0B01.json").read_text())

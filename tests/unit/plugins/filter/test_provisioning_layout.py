@@ -119,3 +119,12 @@ def test_provisioning_account_strips_role_keys():
     with pytest.raises(AnsibleFilterError):
         provisioning_account("x")
     assert set(FilterModule().filters()) == {"provisioning_layout", "provisioning_locations", "provisioning_account"}
+
+
+def test_legacy_fw_bundle_and_its_md5_are_published_as_shipped():
+    # guide section 9: never change the .fw and .md5 files Algo provides
+    account = _account(firmware_path="fw", assets=["/x/algo-8188-3.2.5.fw", "/x/algo-8188-3.2.5.md5"])
+    (layout,) = provisioning_layout([account])
+    assert [a["md5"] for a in layout["assets"]] == [False, False]
+    with pytest.raises(AnsibleFilterError, match="legacy firmware bundle"):
+        provisioning_layout([_account(assets=[{"src": "/x/algo-8188-3.2.5.fw", "md5": True}])])

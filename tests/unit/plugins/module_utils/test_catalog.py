@@ -91,25 +91,28 @@ def test_factory_defaults_follow_the_guide():
         assert KEY_RE.match(key) and isinstance(value, str)
 
 
-def test_catalog_rows_record_source_and_verified_flag():
-    settings = set()
-    for row in cat.SETTINGS_CATALOG:
-        settings.add(row["setting"])
-        assert isinstance(row["verified"], bool)
-        assert row["source"]
-        for key in row["keys"]:
-            assert KEY_RE.match(key), key
-        if row["source"] == "inferred":
-            assert row["verified"] is False
-    for required in ("sip_realm", "sip.extension", "sip.auth_id", "sip.password", "codecs", "time_format", "timezone",
-                     "web", "admin_password", "network.vlan", "network.pc_vlan", "check_sync", "provisioning_url"):
-        assert required in settings, required
-    # the research lists these as unconfirmed by any public source
-    assert all(not row["verified"] for row in cat.settings_for("time_format"))
-    assert not cat.settings_for("sip_realm")[0]["verified"]
-    assert any(not row["verified"] for row in cat.settings_for("codecs"))
-    for key, info in cat.PARAMETERS.items():
-        assert KEY_RE.match(key) and info["source"] and isinstance(info["verified"], bool)
+def test_every_key_carries_its_evidence():
+    for key, found in cat.KEY_EVIDENCE.items():
+        assert KEY_RE.match(key), key
+        assert found.kind in cat.EVIDENCE_KINDS and found.cite, key
+        assert "spec/" not in found.cite and "research/" not in found.cite  # cite public sources, not unshipped files
+    for setting, keys in cat.SETTINGS_KEYS.items():
+        for key in keys:
+            assert key in cat.KEY_EVIDENCE, (setting, key)
+    # no real Algo file has these; the meaning of net.http's values is inferred
+    for key in ("audio.codec.order", "admin.timeformat", "net.http"):
+        assert cat.KEY_EVIDENCE[key].kind == cat.UNVERIFIED
+        assert cat.unverified_reason(key, "1")
+    # real keys, and real keys with a value no file shows
+    for key in ("net.ip", "net.mask", "net.gateway", "net.dns1", "net.dns2", "net.dhcp.use", "audio.g722",
+                "audio.codec.g722", "net.time", "net.time4", "net.vlan.priority", "prov.ztp.use", "prov.download.cert"):
+        assert cat.KEY_EVIDENCE[key].kind == cat.REAL, key
+    assert cat.unverified_reason("net.ipv4.method", "dhcp") is None
+    assert "static" in cat.unverified_reason("net.ipv4.method", "static")
+    assert cat.unverified_reason("mcast.tx.codec", "g722") is None and cat.unverified_reason("mcast.tx.codec", "pcmu")
+    assert cat.KEY_EVIDENCE["prov.download.bundle"].kind == cat.GUIDE
+    assert cat.KEY_EVIDENCE["prov.data.tone"].kind == cat.GUIDE
+    assert cat.unverified_reason("audio.page.vol", "x") is None and cat.evidence("audio.page.vol") is None
 
 
 @pytest.mark.parametrize("key, secret", [

@@ -349,3 +349,35 @@ def test_no_server_is_not_stable():
     result = E.Endpoint(state, connect({})).run()
     assert (result.reason, result.stable, result.loop) == ("no_server", False, False)
     assert result.to_dict()["stable"] is False
+
+
+def test_check_sync_is_ignored_while_provisioning_is_off():
+    # guide section 6: "check-sync is only supported when Provisioning Mode is enabled"
+    srv = Server()
+    srv.put("algom%s.conf" % MAC, conf({"prov.use": "1", "audio.page.vol": "-3dB"}))
+    state = device({"prov.use": "0"})
+    result = E.Endpoint(state, connect({"10.0.0.1": srv})).check_sync("always-reboot")
+    assert result.reason == "disabled" and result.reboots == 0
+    assert srv.requests == [] and state.settings.get("audio.page.vol") != "-3dB"
+    state = device({"prov.use": "1"})
+    result = E.Endpoint(state, connect({"10.0.0.1": srv})).check_sync("always-reboot")
+    assert state.settings["audio.page.vol"] == "-3dB" and srv.requests
+
+
+def test_legacy_fw_bundle_needs_algos_md5_on_every_protocol():
+    # guide section 9: prov.download.bundle = 1 with prov.version.firmware = 3.2.5 -> .fw and .md5, used as shipped
+    srv = Server()
+    srv.put("algop8188.conf", conf({"prov.version.firmware": "3.2.5", "prov.download.bundle": "1"}))
+    srv.firmware["algo-8188-3.2.5.fw"] = b"legacy bundle"
+    state = device(options={66: "http://10.0.0.1/cfg"})
+    result = E.provision(state, connect({"10.0.0.1": srv}))
+    assert state.firmware != "3.2.5" and result.trace.decisions("firmware_md5_missing")
+    assert "fw:algo-8188-3.2.5.md5" in srv.requests and "fw:algo-8188-3.2.5.sfw" not in srv.requests
+    srv.firmware["algo-8188-3.2.5.md5"] = b"0" * 32 + b"  algo-8188-3.2.5.fw\n"
+    state = device(options={66: "http://10.0.0.1/cfg"})
+    E.provision(state, connect({"10.0.0.1": srv}))
+    assert state.firmware != "3.2.5"  # mismatch: not installed
+    srv.firmware["algo-8188-3.2.5.md5"] = (md5_hex(b"legacy bundle") + "  algo-8188-3.2.5.fw\n").encode()
+    state = device(options={66: "http://10.0.0.1/cfg"})
+    E.provision(state, connect({"10.0.0.1": srv}))
+    assert state.firmware == "3.2.5"

@@ -203,8 +203,12 @@ def test_redaction_helpers():
 def test_explain_entries_mask_secrets():
     pub = pb.publish(account(), devices(), explain=True)
     entries = pb.explain_entries(pub)
-    assert entries[MAC1]["sip.u1.pwd"] == {"value": "********", "source": "device"}
-    assert entries[MAC1]["prov.server.static"] == {"value": "prov.acme.example:8443", "source": "account"}
+    assert entries[MAC1]["sip.u1.pwd"] == {"value": "********", "source": "device", "evidence": "real", "written": True}
+    assert entries[MAC1]["prov.server.static"] == {"value": "prov.acme.example:8443", "source": "account",
+                                                   "evidence": "real", "written": True}
+    # unverified keys that were withheld are listed too
+    assert entries[MAC1]["audio.codec.order"] == {"value": "pcma,g722,pcmu,", "source": "default",
+                                                  "evidence": "unverified", "written": False}
     assert entries[MAC2]["prov.i"]["source"] == "device"
 
 

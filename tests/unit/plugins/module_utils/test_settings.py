@@ -46,14 +46,74 @@ def problems_of(acc=None, devs=None, **kwargs):
 # --- layering -----------------------------------------------------------------------------------------------------
 
 def test_builtin_defaults_and_their_source():
-    params, sources = resolve()
-    assert params["admin.timezone"] == "UTC" and sources["admin.timezone"] == "default"
-    assert params["audio.codec.order"] == "pcma,g722,pcmu," and sources["audio.codec.order"] == "default"
-    assert params["sip.interop.checksync"] == "conditional-reboot"
-    assert params["net.http"] == "1"
-    assert params["admin.timeformat"] == "24"
+    pub = pb.publish(account(), [device()], explain=True)
+    params, sources = pub.params[MAC1], pub.sources[MAC1]
+    # no invented defaults: a setting the user did not give writes nothing
+    for key in ("admin.timezone", "sip.interop.checksync", "net.ipv4.method"):
+        assert key not in params, key
+    # the Account Settings page's codecs: G.722 on is a real key; the order and the web protocols are not written
+    assert params["audio.codec.g722"] == "1" and sources["audio.codec.g722"] == "default"
+    for key in ("audio.codec.order", "net.http", "admin.timeformat", "mcast.tx.codec"):
+        assert key not in params, key
+        assert key in pub.withheld[MAC1]
+    assert pub.warnings == []  # withheld defaults stay quiet
     # the Account Settings page: admin password defaults to the account realm
     assert params["admin.pwd"] == "sip.acme.example" and sources["admin.pwd"] == "account"
+
+
+def test_write_unverified_writes_the_guessed_keys():
+    params, sources = resolve(account(write_unverified=True))
+    assert params["audio.codec.order"] == "pcma,g722,pcmu," and sources["audio.codec.order"] == "default"
+    assert params["net.http"] == "1" and params["admin.timeformat"] == "24" and params["mcast.tx.codec"] == "pcma"
+    # per key, and per device
+    params, unused = resolve(account(write_unverified=["net.http"]), [device(time_format="12h", write_unverified=True)])
+    assert params["admin.timeformat"] == "12" and params["net.http"] == "1"
+    params, unused = resolve(account(write_unverified=["net.http"]))
+    assert params["net.http"] == "1" and "audio.codec.order" not in params
+    assert "not a key the catalog knows" in problems_of(account(write_unverified=["audio.page.vol"]))[0]
+
+
+def test_time_format_needs_write_unverified():
+    problems = problems_of(account(time_format="12h"))
+    assert problems == ["account.time_format: no Algo parameter is known for the time format (admin.timeformat is "
+                        "unverified); set write_unverified: true (or [admin.timeformat]) to write it anyway, or remove "
+                        "time_format"]
+    assert problems_of(devs=[device(time_format="12h")])[0].startswith("devices[0] (0022EE010203).time_format: ")
+
+
+def test_user_set_unverified_values_are_warned_about():
+    pub = pb.publish(account(web={"http": False}, codecs=["G722", "PCMU"]), [device(), device(MAC2)])
+    assert "net.http" not in pub.params[MAC1] and pub.params[MAC1]["mcast.tx.codec"] == "g722"
+    assert any(w.startswith("net.http is not written to 2 file(s)") for w in pub.warnings), pub.warnings
+    assert any(w.startswith("audio.codec.order is not written to 2 file(s)") for w in pub.warnings)
+
+
+def test_legacy_firmware_keys():
+    params, unused = resolve(account(firmware="legacy", codecs=["PCMU"]))
+    assert params["audio.g722"] == "0" and "audio.codec.g722" not in params
+    params, unused = resolve(account(firmware="both"))
+    assert params["audio.g722"] == "1" and params["audio.codec.g722"] == "1"
+    assert "must be one of" in problems_of(account(firmware="2.x"))[0]
+
+
+def test_null_removes_a_setting_or_a_param():
+    params, unused = resolve(account(codecs=None))
+    assert "audio.codec.g722" not in params
+    params, unused = resolve(account(codecs=["PCMU"], params={"admin.timezone": "UTC"}), [device(codecs=None)])
+    assert "audio.codec.g722" not in params and params["admin.timezone"] == "UTC"
+    params, unused = resolve(account(admin_password=None))
+    assert "admin.pwd" not in params  # no fall-back to the realm
+    params, unused = resolve(account(params={"audio.page.vol": "-18dB"}), [device(params={"audio.page.vol": None,
+                                                                                          "audio.codec.g722": None})])
+    assert "audio.page.vol" not in params and "audio.codec.g722" not in params
+    params, unused = resolve(account(params={"log.server": ""}))
+    assert params["log.server"] == ""
+
+
+def test_display_name_is_refused_not_dropped():
+    problems = problems_of(account(display_name="ACME Corp"))
+    assert problems[0].startswith("account.display_name: no Algo parameter is known for the account display name")
+    pb.publish(account(display_name=None), [device()])
 
 
 def test_layers_account_site_group_device():
@@ -66,13 +126,13 @@ def test_layers_account_site_group_device():
     assert (params["audio.ring.vol"], sources["audio.ring.vol"]) == ("-9dB", "site:hq")
     # later groups win
     assert (params["audio.page.vol"], sources["audio.page.vol"]) == ("-30dB", "group:quiet")
-    assert (params["audio.codec.order"], sources["audio.codec.order"]) == ("pcmu,", "account")
-    assert params["audio.codec.g722"] == "0"
+    assert "audio.codec.order" not in params
+    assert (params["audio.codec.g722"], sources["audio.codec.g722"]) == ("0", "account")
     assert (params["sip.interop.checksync"], sources["sip.interop.checksync"]) == ("conditional-reboot", "device")
 
 
 def test_inherit_at_every_level_takes_the_value_from_below():
-    acc = account(timezone="Europe/Berlin", web={"http": False})
+    acc = account(timezone="Europe/Berlin", web={"http": False}, write_unverified=True)
     sites = {"hq": {"timezone": "inherit", "web": "inherit"}}
     devs = [device(site="hq", timezone="inherit", codecs="inherit", web={"http": "inherit", "https": "inherit"},
                    network="inherit", sip={"extension": "1001", "password": "inherit"})]
@@ -98,7 +158,7 @@ def test_params_inherit_removes_the_override_of_one_key():
 
 
 def test_dicts_merge_per_key():
-    acc = account(web={"http": False, "https": True}, network={"vlan": 20})
+    acc = account(web={"http": False, "https": True}, network={"vlan": 20}, write_unverified=["net.http"])
     devs = [device(web={"http": True}, network={"pc_vlan": None})]
     params, sources = resolve(acc, devs)
     assert params["net.http"] == "1" and sources["net.http"] == "device"
@@ -119,7 +179,7 @@ def test_higher_layer_friendly_value_beats_lower_layer_raw_param():
 
 
 def test_raw_params_pass_through_and_override_provisioning_keys():
-    acc = account(params={"prov.download.cert": 1, "mcast.rx.zones": [1, 8, 9], "log.server": None})
+    acc = account(params={"prov.download.cert": 1, "mcast.rx.zones": [1, 8, 9], "log.server": ""})
     params, sources = resolve(acc, [device(params={"prov.server.method": "auto"})])
     assert params["prov.download.cert"] == "1"
     assert params["mcast.rx.zones"] == "1,8,9,"
@@ -131,7 +191,7 @@ def test_device_sip_and_static_network():
     devs = [device(sip={"extension": 1001, "auth_id": "a1001", "password": "pw", "display_name": "Lobby"},
                    network={"ip": "static", "address": "192.0.2.10/24", "gateway": "192.0.2.1",
                             "dns": ["192.0.2.53", "192.0.2.54"]})]
-    params, sources = resolve(account(), devs)
+    params, sources = resolve(account(write_unverified=["net.ipv4.method"]), devs)
     assert params["sip.u1.user"] == "1001" and params["sip.u1.auth"] == "a1001"
     assert params["sip.u1.pwd"] == "pw" and params["sip.u1.dname"] == "Lobby"
     assert params["net.ipv4.method"] == "static"
@@ -224,7 +284,7 @@ def test_unknown_time_zone_on_device():
     ("device", {"sip": {"extension": "10\x0001"}}, "devices[0] (0022EE010203).sip.extension: contains a NUL character"),
     ("device", {"admin_password": "x\ny"}, "devices[0] (0022EE010203).admin_password: contains a LF character"),
     ("device", {"params": {"audio.page.tone": "a\rb"}}, "devices[0] (0022EE010203).params.audio.page.tone: contains a CR"),
-    ("account", {"display_name": "Acme\n"}, "account.display_name: contains a LF character"),
+    ("account", {"sip_realm": "Acme\n"}, "account.sip_realm: contains a LF character"),
     ("account", {"sip_realm": "sip\x00"}, "account.sip_realm: contains a NUL character"),
 ])
 def test_cr_lf_nul_in_any_value(where, data, field):
@@ -333,3 +393,74 @@ def test_problem_of_a_lower_layer_is_reported_once_at_that_layer():
     devs = [device(mac="0022EE0000%02X" % index, site="hq") for index in range(5)]
     problems = problems_of(account(), devs, sites={"hq": {"web": {"http": "no", "https": "no"}}})
     assert problems == ["sites.hq.web: HTTP and HTTPS cannot both be disabled (the web interface would be unreachable)"]
+
+
+# --- real keys as friendly settings (issue 11) -----------------------------------------------------------------
+
+
+def test_ntp_servers_per_firmware_generation():
+    params, unused = resolve(account(ntp_servers=["pool.ntp.org", "192.0.2.123"]))
+    assert (params["net.time1"], params["net.time2"], params["net.time3"], params["net.time4"]) == (
+        "pool.ntp.org", "192.0.2.123", "", "")
+    assert "net.time" not in params
+    params, unused = resolve(account(ntp_servers="ntp.example", firmware="legacy"))
+    assert params["net.time"] == "ntp.example" and "net.time1" not in params
+    params, unused = resolve(account(ntp_servers=["a.example", "b.example"], firmware="both"))
+    assert params["net.time"] == "a.example" and params["net.time2"] == "b.example"
+    assert "single NTP server" in problems_of(account(ntp_servers=["a.example", "b.example"], firmware="legacy"))[0]
+    assert "1-4 NTP servers" in problems_of(account(ntp_servers=["a", "b", "c", "d", "e"]))[0]
+    assert "not a host name" in problems_of(account(ntp_servers=["bad host"]))[0]
+
+
+def test_vlan_priority_and_static_addressing_on_both_generations():
+    devs = [device(network={"ip": "static", "address": "192.0.2.10/24", "gateway": "192.0.2.1", "vlan_priority": 5})]
+    params, unused = resolve(account(firmware="legacy"), devs)
+    assert params["net.dhcp.use"] == "0" and "net.ipv4.method" not in params  # all real keys: written
+    assert (params["net.ip"], params["net.mask"], params["net.gateway"]) == ("192.0.2.10", "255.255.255.0", "192.0.2.1")
+    assert params["net.vlan.priority"] == "5"
+    pub = pb.publish(account(), devs)
+    assert "net.ipv4.method" not in pub.params[MAC1]  # static is not seen in real files: withheld
+    assert any(w.startswith("net.ipv4.method is not written") for w in pub.warnings)
+    params, unused = resolve(account(firmware="both", write_unverified=["net.ipv4.method"]), devs)
+    assert params["net.ipv4.method"] == "static" and params["net.dhcp.use"] == "0"
+    params, unused = resolve(account(network={"ip": "dhcp"}))
+    assert params["net.ipv4.method"] == "dhcp"
+    assert "0-7" in problems_of(account(network={"vlan_priority": 8}))[0]
+    assert "IPv4" in problems_of(devs=[device(network={"ip": "static", "address": "2001:db8::5/64"})])[0]
+
+
+def test_sync_schedule():
+    params, unused = resolve(account(sync={"frequency": "daily", "start": "02:00:00", "end": "04:30:00"}))
+    assert (params["prov.sync.frequency"], params["prov.sync.time"], params["prov.sync.endtime"]) == (
+        "daily", "02:00:00", "04:30:00")
+    pub = pb.publish(account(sync={"frequency": "weekly", "days": [7, 1, 3], "start": "01:00:00"}), [device()])
+    assert pub.params[MAC1]["prov.sync.wdays"] == "1,3,7,"
+    assert "prov.sync.frequency" not in pub.params[MAC1]  # only daily is seen in real files
+    assert "HH:mm:ss" in problems_of(account(sync={"start": "2:00"}))[0]
+    assert "after the start" in problems_of(account(sync={"start": "05:00:00", "end": "04:00:00"}))[0]
+    assert "needs a start" in problems_of(account(sync={"end": "04:00:00"}))[0]
+    assert "repeated" in problems_of(account(sync={"days": [1, 1]}))[0]
+    assert "1-7" in problems_of(account(sync={"days": [0]}))[0]
+    assert "not to daily" in problems_of(account(sync={"frequency": "daily", "days": [1]}))[0]
+
+
+def test_provisioning_settings():
+    acc = account(provisioning_url="https://prov.acme.example/algo/acme",
+                  provisioning={"validate_certificate": True, "trusted_ca": "ca.zip", "ztp": False,
+                                "firmware_path": "firmware/algo"})
+    pub = pb.publish(acc, [device()])
+    params = pub.params[MAC1]
+    assert (params["prov.download.cert"], params["prov.data.cacert"], params["prov.ztp.use"],
+            params["prov.download.fwpath"]) == ("1", "ca.zip", "0", "firmware/algo")
+    assert not any("HTTPS mode" in w for w in pub.warnings)
+    pub = pb.publish(account(provisioning={"validate_certificate": False}), [device()])
+    assert any("only applies in HTTPS mode" in w for w in pub.warnings)
+    assert "file name" in problems_of(account(provisioning={"trusted_ca": "certs/ca.zip"}))[0]
+    assert "slashes" in problems_of(account(provisioning={"firmware_path": "/fw/"}))[0]
+    assert "unknown key" in problems_of(account(provisioning={"validate": True}))[0]
+
+
+def test_8036_gets_a_warning_for_ui_keys():
+    pub = pb.publish(account(params={"audio.page.vol": "-18dB"}), [device(model="8036", sip={"extension": "7"})])
+    assert any("8036 takes SIP configuration" in w and "audio.page.vol" in w for w in pub.warnings), pub.warnings
+    assert "sip.u1.user" in pub.params[MAC1]

@@ -85,7 +85,8 @@ CASES = [
     ("account-params-list", acc(params=["a"]), "account.params: expected a mapping"),
     ("account-params-count", acc(params={"p.k%d" % i: "1" for i in range(2001)}), "account.params: 2001 parameters, at most 2000"),
     ("account-value-size", acc(params={"audio.page.vol": BIG}), "account.params.audio.page.vol: value of 8193 characters"),
-    ("display-name-size", acc(display_name=BIG), "account.display_name: value of 8193 characters"),
+    ("display-name", acc(display_name="ACME Corp"), "account.display_name: no Algo parameter is known"),
+    ("admin-pwd-size", acc(admin_password=BIG), "account.admin_password: value of 8193 characters"),
     ("admin-pwd-lf", acc(admin_password="a\nb"), "account.admin_password"),
     # devices
     ("device-string", replace_devices(["0022EE010203"]), "devices[0]"),

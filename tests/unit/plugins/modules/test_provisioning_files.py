@@ -116,9 +116,13 @@ def test_check_and_diff_mode(tmp_path, capsys):
 def test_explain(tmp_path, capsys):
     result, out = run_module(capsys, args(tmp_path, explain=True))
     explain = result["explain"]
-    assert explain["0022EE010203"]["sip.u1.pwd"] == {"value": "********", "source": "device"}
-    assert explain["0022EE010203"]["admin.pwd"] == {"value": "********", "source": "account"}
-    assert explain["0022EE010204"]["admin.timezone"] == {"value": "UTC", "source": "default"}
+    assert explain["0022EE010203"]["sip.u1.pwd"] == {"value": "********", "source": "device", "evidence": "real",
+                                                     "written": True}
+    assert explain["0022EE010203"]["admin.pwd"] == {"value": "********", "source": "account", "evidence": "real",
+                                                    "written": True}
+    assert "admin.timezone" not in explain["0022EE010204"]  # no invented default (UTC)
+    assert result["unverified"]["0022EE010204"]["withheld"]["net.http"]
+    assert result["unverified"]["0022EE010204"]["written"] == {}
     for secret in SECRETS:
         assert secret not in out
 
