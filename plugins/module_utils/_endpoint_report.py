@@ -80,7 +80,7 @@ _DECISION_PROBLEMS = {
 
 NEW_DEVICE_PREFIX = "0022EEFFFF"
 
-#: keys an account may carry besides DESIGN section 3 (as in provisioning_server_accounts): passed on or ignored
+#: keys an account may carry besides the provisioning_files account (as in provisioning_server_accounts): passed on or ignored
 ACCOUNT_EXTRA_KEYS = ("devices", "generic", "generic_incremental", "sites", "groups", "http_users", "assets",
                       "firmware_path")
 

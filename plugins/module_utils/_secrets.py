@@ -30,7 +30,7 @@ from ansible_collections.voip.algo.plugins.module_utils import _catalog as cat
 
 MASK = "********"
 MIN_SUBSTRING = 4
-# keys of module input whose string value is a secret (DESIGN section 3 and the role's http_users / ftp settings)
+# keys of module input whose string value is a secret (the provisioning_files account and the role's http_users / ftp settings)
 SECRET_FIELDS = frozenset(("admin_password", "password", "pwd", "passphrase", "secret", "auth_password"))
 
 # scheme://rest-of-the-token: with an '@' the last one ends the credentials (the parser's rule: a password may hold

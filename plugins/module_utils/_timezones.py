@@ -5,7 +5,7 @@
 """Time zones: IANA name -> value of the Algo ``admin.timezone`` parameter (data, standard library only).
 
 Algo endpoints take Olson/IANA names in ``admin.timezone``: public templates carry ``America/New_York`` and the
-backward link ``Canada/Pacific`` (research/algo-parameters.md section 3.3, status [O]). The table below holds every
+backward link ``Canada/Pacific`` (FusionPBX resources/templates/provision/algo, 2017-2026). The table below holds every
 zone and link name of IANA tzdata 2025b (``Factory`` left out); the Algo value is the name itself unless
 ``ALGO_VALUE_OVERRIDES`` says otherwise, so a firmware that spells a zone differently is corrected here as data.
 """

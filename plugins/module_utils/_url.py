@@ -1,7 +1,7 @@
 # Copyright (c) voip.algo developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Provisioning URL parsing (guide section 2; DESIGN.md section 3 ``provisioning_url``).
+"""Provisioning URL parsing (guide section 2; the account option ``provisioning_url`` of provisioning_files).
 
 Form: ``scheme://[user[:password]@]host[:port][/path]`` with scheme tftp, ftp, http or https.
 User and password may be percent-encoded (``p%40ss`` is ``p@ss``); they are decoded.
