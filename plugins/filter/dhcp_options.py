@@ -24,7 +24,7 @@ from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoValid
 
 
 def dhcp_options(value: t.Any, option66: t.Any = None, option160: t.Any = None, option150: t.Any = None,
-                 include_credentials: bool = False) -> t.Dict[str, t.Any]:
+                 include_credentials: bool = False, option150_type: str = "addresses") -> t.Dict[str, t.Any]:
     """Options 66, 160 and 150 for a provisioning URL (or an account dict), with commands for common DHCP servers."""
     try:
         if isinstance(value, t.Mapping):
@@ -35,9 +35,9 @@ def dhcp_options(value: t.Any, option66: t.Any = None, option160: t.Any = None, 
             url = value
         else:
             raise AlgoValidationError("provisioning_url: give a URL such as tftp://192.0.2.10 or an account dict")
-        base = options_from_url(url, "provisioning_url", bool(include_credentials))
+        base = options_from_url(url, "provisioning_url", bool(include_credentials), option150_type)
         spec = {"option66": option66, "option160": option160, "option150": option150}
-        opts: AlgoOptions = resolve_options(spec, base, "options", bool(include_credentials))
+        opts: AlgoOptions = resolve_options(spec, base, "options", bool(include_credentials), option150_type)
         return router_values(opts, option_warnings(opts, "provisioning_url"))
     except AlgoValidationError as exc:
         raise AnsibleFilterError("voip.algo.dhcp_options: %s" % exc) from None

@@ -9,11 +9,13 @@ no provisioning file is found there.  Values:
 
 option 66   ``tftp-server-name`` (text): an address, a host name or a full URL with path.
 option 160  text URL (not a standard option: defined by the role for ISC and Kea).
-option 150  list of IPv4 addresses (TFTP servers; not a standard option either).
+option 150  list of IPv4 addresses (TFTP servers; not a standard option either), or with ``option150_type: url``
+            a text URL: the guide (4.1) says each of 66, 160 and 150 can carry a full URL, while most DHCP servers
+            and phones define 150 as an address list (Cisco), so the address list stays the default.
 
 By default the values derive from an account's ``provisioning_url``: option 66 and 160 carry the URL (without
 credentials; a plain TFTP server without path or port is given as its bare address in option 66), option 150 the
-server address when the URL is a plain TFTP URL to an IPv4 address.
+server address when the URL is a plain TFTP URL to an IPv4 address (``url`` type: the URL, like 160).
 
 Scopes: global (role level), subnet, pool and host reservation.  Each scope may set ``provisioning_url`` (derive all
 three again) and ``option66``/``option160``/``option150``: omitted or null inherits, ``false``, ``''`` or ``[]``
@@ -42,6 +44,7 @@ BACKENDS = ("isc", "kea")
 MODES = ("full", "snippet")
 ALGO_MAC_PREFIXES = ("00:22:EE",)
 OPTION_KEYS = ("option66", "option160", "option150")
+OPTION150_TYPES = ("addresses", "url")
 OPTION_CODES = {"option66": 66, "option160": 160, "option150": 150}
 SCOPE_KEYS = ("provisioning_url",) + OPTION_KEYS
 DEFAULT_OPTION_NAMES = {"option66": "tftp-server-name", "option160": "algo-provisioning-url", "option150": "algo-tftp-servers"}
@@ -60,7 +63,8 @@ class AlgoOptions:
 
     option66: t.Optional[str] = None
     option160: t.Optional[str] = None
-    option150: t.Tuple[str, ...] = ()
+    option150: t.Tuple[str, ...] = ()  # IPv4 addresses, or one URL when option150_url
+    option150_url: bool = False
     reference: t.Optional[str] = dc_field(default=None, compare=False)  # masked URL the values derive from
 
     @property
@@ -79,7 +83,8 @@ class AlgoOptions:
         return result
 
     def as_dict(self) -> t.Dict[str, t.Any]:
-        return {"option66": self.option66, "option160": self.option160, "option150": list(self.option150)}
+        opt150: t.Any = (self.option150[0] if self.option150 else None) if self.option150_url else list(self.option150)
+        return {"option66": self.option66, "option160": self.option160, "option150": opt150}
 
 
 # --------------------------------------------------------------------------------------------------- values
@@ -127,23 +132,36 @@ def _plain_tftp(url: ProvisioningUrl) -> bool:
     return url.scheme == "tftp" and not url.path and url.effective_port == DEFAULT_PORTS["tftp"] and url.user is None
 
 
-def options_from_url(value: str, field: str = "provisioning_url", include_credentials: bool = False) -> AlgoOptions:
+def _check_option150_type(value: t.Any) -> bool:
+    """True for the text URL form of option 150."""
+    if value not in OPTION150_TYPES:
+        raise AlgoValidationError("option150_type: must be one of %s, got %r" % (", ".join(OPTION150_TYPES), value))
+    return value == "url"
+
+
+def options_from_url(value: str, field: str = "provisioning_url", include_credentials: bool = False,
+                     option150_type: str = "addresses") -> AlgoOptions:
     """Derive options 66, 160 and 150 from a provisioning URL."""
+    as_url = _check_option150_type(option150_type)
     url = parse_provisioning_url(value, field)
     text = url.url(with_credentials=include_credentials)
     opt66 = url.host if _plain_tftp(url) and url.port is None else text
     opt150: t.Tuple[str, ...] = ()
-    if _plain_tftp(url):
+    if as_url:
+        opt150 = (_check_text(text, field),)
+    elif _plain_tftp(url):
         try:
             opt150 = (str(ipaddress.IPv4Address(url.host)),)
         except ValueError:
             opt150 = ()
     return AlgoOptions(option66=_check_text(opt66, field), option160=_check_text(text, field), option150=opt150,
-                       reference=mask_url(url.url()))
+                       option150_url=as_url, reference=mask_url(url.url()))
 
 
-def resolve_options(spec: t.Any, parent: AlgoOptions, field: str, include_credentials: bool = False) -> AlgoOptions:
+def resolve_options(spec: t.Any, parent: AlgoOptions, field: str, include_credentials: bool = False,
+                    option150_type: str = "addresses") -> AlgoOptions:
     """Apply one scope's ``algo_options`` (``spec``) on top of the inherited set ``parent``."""
+    as_url = _check_option150_type(option150_type)
     if spec is None:
         return parent
     if not isinstance(spec, t.Mapping):
@@ -153,7 +171,7 @@ def resolve_options(spec: t.Any, parent: AlgoOptions, field: str, include_creden
         raise AlgoValidationError("%s: unknown key(s) %s (allowed: %s)" % (field, ", ".join(unknown), ", ".join(SCOPE_KEYS)))
     base = parent
     if spec.get("provisioning_url") not in (None, ""):
-        base = options_from_url(spec["provisioning_url"], field + ".provisioning_url", include_credentials)
+        base = options_from_url(spec["provisioning_url"], field + ".provisioning_url", include_credentials, option150_type)
     values: t.Dict[str, t.Any] = {"option66": base.option66, "option160": base.option160, "option150": base.option150}
     for key in OPTION_KEYS:
         if key not in spec or spec[key] is None:
@@ -161,13 +179,18 @@ def resolve_options(spec: t.Any, parent: AlgoOptions, field: str, include_creden
         value = spec[key]
         if _is_disabled(value):
             values[key] = () if key == "option150" else None
+        elif key == "option150" and as_url:
+            if not isinstance(value, str):
+                raise AlgoValidationError("%s.%s: must be a URL string (option150_type is url)" % (field, key))
+            values[key] = (_check_text(value, "%s.%s" % (field, key)),)
+            _location(value, "%s.%s" % (field, key))
         elif key == "option150":
             values[key] = _check_ipv4_list(value, "%s.%s" % (field, key))
         else:
             values[key] = _check_text(value, "%s.%s" % (field, key))
             _location(values[key], "%s.%s" % (field, key))
     return AlgoOptions(option66=values["option66"], option160=values["option160"], option150=values["option150"],
-                       reference=base.reference)
+                       option150_url=as_url, reference=base.reference)
 
 
 def _location(value: str, field: str) -> ProvisioningUrl:
@@ -189,7 +212,14 @@ def option_warnings(opts: AlgoOptions, scope: str) -> t.List[str]:
         warnings.append("%s: option 66 (%s) and option 160 (%s) point to different servers or paths; Algo devices use only "
                         "option 66, the highest-priority option present (guide 4.1)"
                         % (scope, mask_url(opts.option66 or ""), mask_url(opts.option160 or "")))
-    if opts.option150:
+    if opts.option150 and opts.option150_url:
+        loc150 = _location(opts.option150[0], scope + " option 150")
+        ref = loc66 or loc160
+        if ref is not None and not _same_place(ref, loc150):
+            warnings.append("%s: option 150 (%s) and option %s (%s) point to different servers or paths; Algo devices use "
+                            "only the highest-priority option present (guide 4.1)"
+                            % (scope, mask_url(opts.option150[0]), "66" if loc66 else "160", mask_url(ref.url())))
+    elif opts.option150:
         ref = loc66 or loc160
         if ref is None and opts.reference:
             ref = _location(opts.reference, scope + " provisioning_url")
@@ -202,8 +232,10 @@ def option_warnings(opts: AlgoOptions, scope: str) -> t.List[str]:
     return warnings
 
 
-def option_hex(key: str, value: t.Any) -> str:
+def option_hex(key: str, value: t.Any, option150_url: bool = False) -> str:
     """The option payload as hex digits (what routers and Windows take for custom options)."""
+    if key == "option150" and option150_url:
+        return str(value[0]).encode("ascii").hex()
     if key == "option150":
         return "".join(ipaddress.IPv4Address(a).packed.hex() for a in value)
     return str(value).encode("ascii").hex()
@@ -234,7 +266,15 @@ def router_values(opts: AlgoOptions, warnings: t.Sequence[str] = ()) -> t.Dict[s
         windows.append("Set-DhcpServerv4OptionValue -OptionId 160 -Value %s" % ps(opts.option160))
         cisco.append("option 160 ascii %s" % ios(opts.option160))
         mikrotik.append('/ip dhcp-server option add name=algo-160 code=160 value="0x%s"' % options["option160"]["hex"])
-    if opts.option150:
+    if opts.option150 and opts.option150_url:
+        url150 = opts.option150[0]
+        options["option150"] = {"code": 150, "name": "Provisioning URL", "type": "text", "value": url150,
+                                "hex": option_hex("option150", opts.option150, True)}
+        windows.append("Add-DhcpServerv4OptionDefinition -OptionId 150 -Name 'Algo provisioning URL (150)' -Type String")
+        windows.append("Set-DhcpServerv4OptionValue -OptionId 150 -Value %s" % ps(url150))
+        cisco.append("option 150 ascii %s" % ios(url150))
+        mikrotik.append('/ip dhcp-server option add name=algo-150 code=150 value="0x%s"' % options["option150"]["hex"])
+    elif opts.option150:
         options["option150"] = {"code": 150, "name": "TFTP server addresses", "type": "list of IPv4 addresses",
                                 "value": list(opts.option150), "hex": option_hex("option150", opts.option150)}
         windows.append("Add-DhcpServerv4OptionDefinition -OptionId 150 -Name 'TFTP servers' -Type IPv4Address -MultiValued")
@@ -247,7 +287,7 @@ def router_values(opts: AlgoOptions, warnings: t.Sequence[str] = ()) -> t.Dict[s
     summary = []
     for code in opts.codes():
         item = options["option%d" % code]
-        value = ", ".join(item["value"]) if code == 150 else item["value"]
+        value = ", ".join(item["value"]) if isinstance(item["value"], list) else item["value"]
         summary.append("Option %d (%s, %s): %s   hex %s" % (code, item["name"], item["type"], value, item["hex"]))
     return {"options": options, "priority": [("option%d" % c) for c in opts.codes()], "summary": summary,
             "commands": {"windows_powershell": windows, "cisco_ios_dhcp_pool": cisco, "mikrotik": mikrotik},
@@ -313,6 +353,7 @@ class _Settings:
     kea_socket_type: str
     global_options: AlgoOptions
     subnets: t.List[_Subnet]
+    option150_url: bool = False
 
 
 def _bool(value: t.Any, field: str) -> bool:
@@ -388,9 +429,11 @@ def _parse_settings(params: t.Mapping[str, t.Any]) -> _Settings:
     if mode not in MODES:
         raise AlgoValidationError("mode: must be one of %s" % ", ".join(MODES))
     include_credentials = _bool(params.get("include_credentials", False), "include_credentials")
+    option150_type = params.get("option150_type") or "addresses"
+    option150_url = _check_option150_type(option150_type)
     url = account_url(params)
-    base = options_from_url(url, "provisioning_url", include_credentials) if url else AlgoOptions()
-    global_options = resolve_options(params.get("algo_options"), base, "algo_options", include_credentials)
+    base = options_from_url(url, "provisioning_url", include_credentials, option150_type) if url else AlgoOptions()
+    global_options = resolve_options(params.get("algo_options"), base, "algo_options", include_credentials, option150_type)
     interfaces = _str_list(params.get("interfaces"), "interfaces")
     for i, name in enumerate(interfaces):
         if not _INTERFACE.match(name):
@@ -423,7 +466,7 @@ def _parse_settings(params: t.Mapping[str, t.Any]) -> _Settings:
         kea_control_socket=params.get("kea_control_socket") or None,
         kea_log_file=str(params.get("kea_log_file") or "/var/log/kea/kea-dhcp4.log"),
         kea_socket_type=str(params.get("kea_socket_type") or "raw"),
-        global_options=global_options, subnets=[])
+        global_options=global_options, subnets=[], option150_url=option150_url)
     if settings.kea_socket_type not in ("raw", "udp"):
         raise AlgoValidationError("kea_socket_type: must be raw or udp")
     subnets = params.get("subnets") or []
@@ -460,7 +503,8 @@ def _parse_subnet(raw: t.Any, field: str, index: int, settings: _Settings, creds
         network = ipaddress.IPv4Network(str(raw.get("subnet", "")), strict=True)
     except ValueError as exc:
         raise AlgoValidationError("%s.subnet: %r is not an IPv4 network in CIDR form (%s)" % (field, raw.get("subnet"), exc)) from None
-    options = resolve_options(raw.get("algo_options"), settings.global_options, field + ".algo_options", creds)
+    o150 = OPTION150_TYPES[settings.option150_url]
+    options = resolve_options(raw.get("algo_options"), settings.global_options, field + ".algo_options", creds, o150)
     pools: t.List[_Pool] = []
     raw_pools = raw.get("pools") or []
     if not isinstance(raw_pools, (list, tuple)):
@@ -481,7 +525,7 @@ def _parse_subnet(raw: t.Any, field: str, index: int, settings: _Settings, creds
         if first not in network or last not in network or first > last:
             raise AlgoValidationError("%s.range: %s - %s is not an ascending range inside %s" % (pfield, first, last, network))
         pools.append(_Pool(start=str(first), end=str(last),
-                           options=resolve_options(spec.get("algo_options"), options, pfield + ".algo_options", creds),
+                           options=resolve_options(spec.get("algo_options"), options, pfield + ".algo_options", creds, o150),
                            isc_extra=_str_list(spec.get("isc_extra"), pfield + ".isc_extra"),
                            kea_extra=_dict(spec.get("kea_extra"), pfield + ".kea_extra")))
     hosts: t.List[_Host] = []
@@ -510,7 +554,7 @@ def _parse_subnet(raw: t.Any, field: str, index: int, settings: _Settings, creds
         explicit = item.get("algo_options") is not None
         algo = mac.replace(":", "").startswith(tuple(settings.prefixes))
         hosts.append(_Host(name=name, mac=mac, address=address,
-                           options=resolve_options(item.get("algo_options"), options, hfield + ".algo_options", creds),
+                           options=resolve_options(item.get("algo_options"), options, hfield + ".algo_options", creds, o150),
                            send=explicit or algo or not settings.class_only, hostname=hostname))
     lease = raw.get("lease_time")
     max_lease = raw.get("max_lease_time")
@@ -557,7 +601,9 @@ def _isc_option_lines(opts: AlgoOptions, settings: _Settings) -> t.List[str]:
         lines.append("option tftp-server-name %s;" % _isc_quote(opts.option66))
     if opts.option160 is not None:
         lines.append("option %s %s;" % (settings.names["option160"], _isc_quote(opts.option160)))
-    if opts.option150:
+    if opts.option150 and opts.option150_url:
+        lines.append("option %s %s;" % (settings.names["option150"], _isc_quote(opts.option150[0])))
+    elif opts.option150:
         lines.append("option %s %s;" % (settings.names["option150"], ", ".join(opts.option150)))
     if lines and settings.always_send:
         codes = ":".join("%02x" % c for c in opts.codes())
@@ -581,7 +627,7 @@ def render_isc(settings: _Settings) -> str:
     out = ["# " + HEADER, ""]
     if settings.define_options:
         out += ["# Algo provisioning options not built into dhcpd (option 66 is tftp-server-name)",
-                "option %s code 150 = array of ip-address;" % settings.names["option150"],
+                "option %s code 150 = %s;" % (settings.names["option150"], "text" if settings.option150_url else "array of ip-address"),
                 "option %s code 160 = text;" % settings.names["option160"], ""]
     if settings.mode == "snippet":
         out += _isc_algo_block(settings.global_options, settings, "", settings.class_only)
@@ -646,7 +692,9 @@ def _kea_option_data(opts: AlgoOptions, settings: _Settings) -> t.List[t.Dict[st
         data.append({"name": "tftp-server-name", "data": _kea_string(opts.option66)})
     if opts.option160 is not None:
         data.append({"name": settings.names["option160"], "data": _kea_string(opts.option160)})
-    if opts.option150:
+    if opts.option150 and opts.option150_url:
+        data.append({"name": settings.names["option150"], "data": _kea_string(opts.option150[0])})
+    elif opts.option150:
         data.append({"name": settings.names["option150"], "data": ", ".join(opts.option150)})
     if settings.always_send:
         for item in data:
@@ -655,7 +703,11 @@ def _kea_option_data(opts: AlgoOptions, settings: _Settings) -> t.List[t.Dict[st
 
 
 def _kea_option_defs(settings: _Settings) -> t.List[t.Dict[str, t.Any]]:
-    return [{"name": settings.names["option150"], "code": 150, "type": "ipv4-address", "array": True, "space": "dhcp4"},
+    if settings.option150_url:
+        def150: t.Dict[str, t.Any] = {"name": settings.names["option150"], "code": 150, "type": "string", "space": "dhcp4"}
+    else:
+        def150 = {"name": settings.names["option150"], "code": 150, "type": "ipv4-address", "array": True, "space": "dhcp4"}
+    return [def150,
             {"name": settings.names["option160"], "code": 160, "type": "string", "space": "dhcp4"}]
 
 

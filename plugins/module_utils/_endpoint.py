@@ -59,6 +59,56 @@ DEFAULT_FIRMWARE = "5.3"
 #: reboots after which a device that has not become stable is reported as looping
 DEFAULT_MAX_BOOTS = 12
 
+MD5_CONTENT_READINGS = ("either", "digest", "md5sum")
+DEVICE_MD5_NAME_READINGS = ("mac", "mac_product")
+ASSET_MD5_NAME_READINGS = ("replace", "append")
+
+
+@dataclass(frozen=True)
+class Readings:
+    """What the modelled device does where the guide is silent or contradicts itself (README, "What the guide does
+    not say", rows 8, 9, 10 and 12), so one model can play every reading against the same tree.
+
+    ``md5_content``: which ``.md5`` content the device accepts (guide 5.5 "copy the generated md5 code"): the bare
+    digest, md5sum's ``<digest>  <name>`` line, or either.  ``device_md5_name``: ``algom<MAC>.md5`` (guide 8) or
+    ``algom<MAC><PRODUCT>.md5`` (the table of guide 5.4).  ``asset_md5_name``: ``scheduler_data.md5`` (extension
+    replaced, guide 10, 13, 14) or ``scheduler_data.db.md5`` (a suffix of .md5 appended, guide 12).
+    ``incremental_without_partial``: a device with Partial Provisioning off still fetches ``-i`` files (guide 7:
+    "if supported by device/firmware").
+    """
+
+    md5_content: str = "either"
+    device_md5_name: str = "mac"
+    asset_md5_name: str = "replace"
+    incremental_without_partial: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("md5_content", MD5_CONTENT_READINGS), ("device_md5_name", DEVICE_MD5_NAME_READINGS),
+                              ("asset_md5_name", ASSET_MD5_NAME_READINGS)):
+            if getattr(self, name) not in allowed:
+                raise AlgoValidationError("readings.%s: must be one of %s" % (name, ", ".join(allowed)))
+
+    def config_md5_name(self, name: str, kind: str | None, product: str) -> str:
+        base = md5_name(name)
+        if self.device_md5_name == "mac_product" and kind and kind.startswith("device"):
+            stem = base[:-len(".md5")]
+            if stem.endswith("-i"):
+                return stem[:-2] + product + "-i.md5"
+            return stem + product + ".md5"
+        return base
+
+    def asset_md5_name_of(self, name: str) -> str:
+        return name + ".md5" if self.asset_md5_name == "append" else md5_name(name)
+
+    def parse_md5(self, data: bytes) -> str | None:
+        """The digest a device with this reading takes from an ``.md5`` file, or None (the file is not usable)."""
+        digest = parse_md5(data)
+        if digest is None or self.md5_content == "either":
+            return digest
+        text = bytes(data).decode("ascii", errors="replace").strip()
+        bare = text.lower() == digest
+        return digest if bare == (self.md5_content == "digest") else None
+
 #: asset kind -> product feature needed for the device to honour the parameter (guide 10-14)
 _KIND_FEATURE = {
     "tones": None,
@@ -248,7 +298,7 @@ def resolve_target(settings: t.Mapping[str, str], dhcp_options: t.Mapping[int, s
                 return None, "%s = %s but that DHCP option was not offered" % (KEY_SERVER_METHOD, method)
             return None, "no DHCP option 66, 160 or 150 was offered and no static server is set"
         number, value = chosen
-        if number == 150:
+        if number == 150 and "://" not in value:  # an address list (Cisco form): the first; else a URL (guide 4.1)
             value = value.replace(" ", ",").split(",")[0]
         others = [str(n) for n in DHCP_PRIORITY if n in dhcp_options and n != number]
         source = "DHCP option %d" % number + (" (ignoring option %s)" % ", ".join(others) if others else "")
@@ -443,10 +493,12 @@ def _parse_conf(data: bytes) -> dict[str, str]:
 class Endpoint:
     """A device running provisioning against servers reached through ``connector``."""
 
-    def __init__(self, state: DeviceState, connector: Connector, max_boots: int = DEFAULT_MAX_BOOTS) -> None:
+    def __init__(self, state: DeviceState, connector: Connector, max_boots: int = DEFAULT_MAX_BOOTS,
+                 readings: Readings | None = None) -> None:
         self.state = state
         self.connector = connector
         self.max_boots = max(1, int(max_boots))
+        self.readings = readings or Readings()
         self.trace = Trace()
         self._boot = state.boots
 
@@ -475,7 +527,7 @@ class Endpoint:
         tftp = target.scheme == "tftp"
         partial = self.state.partial_enabled
         for name, kind, incremental in config_candidates(self.state.mac, self.state.product):
-            if incremental and not partial:
+            if incremental and not partial and not self.readings.incremental_without_partial:
                 choice.skipped_incremental.append(name)
                 self._decide("skip_incremental", "skip %s: partial provisioning (%s) is off" % (name, KEY_PARTIAL),
                              name=name)
@@ -494,14 +546,15 @@ class Endpoint:
             raise AlgoError("internal: config choice without a name")
         digest = md5_hex(choice.data)
         if tftp:
-            md5_file = md5_name(choice.name)
+            md5_file = self.readings.config_md5_name(choice.name, choice.kind, self.state.product)
             md5_data = self._get(fetcher, target, md5_file, AREA_CONFIG)
-            expected = parse_md5(md5_data) if md5_data is not None else None
+            expected = self.readings.parse_md5(md5_data) if md5_data is not None else None
             if md5_data is None or expected is None:
                 choice.md5 = "missing"
                 choice.outcome = "ignored"
                 choice.why = "%s ignored: %s %s (TFTP needs an md5)" % (
-                    choice.name, md5_file, "not found" if md5_data is None else "holds no md5")
+                    choice.name, md5_file, "not found" if md5_data is None
+                    else "holds no md5 in the form this device reads (%s)" % self.readings.md5_content)
                 self._decide("md5_missing", choice.why, name=choice.name, md5_file=md5_file)
                 return choice
             if expected != digest:
@@ -612,7 +665,7 @@ class Endpoint:
                     param, value), param=param, file=value)
                 continue
             try:
-                md5_file = md5_name(value)
+                md5_file = self.readings.asset_md5_name_of(value)
             except AlgoValidationError:
                 entry["action"] = "invalid_name"
                 self._decide("asset_path", "%s = %s is not a usable file name (not fetched)" % (param, value),
@@ -620,7 +673,7 @@ class Endpoint:
                 continue
             entry["md5_file"] = md5_file
             md5_data = self._get(fetcher, target, md5_file, AREA_FIRMWARE)
-            remote = parse_md5(md5_data) if md5_data is not None else None
+            remote = self.readings.parse_md5(md5_data) if md5_data is not None else None
             if remote is None:
                 entry["action"] = "md5_missing"
                 self._decide("asset_md5_missing", "%s: %s %s, %s not fetched" % (
@@ -759,9 +812,10 @@ def _public_pass(summary: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return out
 
 
-def provision(state: DeviceState, connector: Connector, max_boots: int = DEFAULT_MAX_BOOTS) -> RunResult:
+def provision(state: DeviceState, connector: Connector, max_boots: int = DEFAULT_MAX_BOOTS,
+              readings: Readings | None = None) -> RunResult:
     """Convenience: run one boot sequence of ``state`` against ``connector``."""
-    return Endpoint(state, connector, max_boots=max_boots).run()
+    return Endpoint(state, connector, max_boots=max_boots, readings=readings).run()
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -54,8 +54,11 @@ class Reply:
     raw: dict[str, str]
 
 
-def _ips(hexdata: str) -> list[str]:
+def _ips(hexdata: str) -> list[str] | None:
+    """Option 150 as addresses; None when it is not a list of them (the text URL form: read ``raw``)."""
     data = bytes.fromhex(hexdata)
+    if not data or len(data) % 4:
+        return None
     return [str(ipaddress.IPv4Address(data[i:i + 4])) for i in range(0, len(data), 4)]
 
 

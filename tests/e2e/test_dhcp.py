@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from _dhcp_support import NETWORK, SERVER_IP, HostPaths, dhclient, kea, kill_pid, make_lab, netns_playbook, role_playbook, udhcpc
+from _endpoint_support import import_collection
 from _netns import dhcpd
 
 ALGO_POOL_MAC = "00:22:ee:00:00:01"
@@ -212,6 +213,30 @@ SITE_BREAK = {
     "kea": ('"valid-lifetime": 600,', '"valid-lifetime": 600,\n  "client-classes": [ {{ "name": "phones", "test": "member(\'ALL\')" }} ],',
             "duplicate client-classes entries in Dhcp4 map"),
 }
+
+
+@pytest.mark.parametrize("backend", ["isc", "kea"])
+def test_option150_as_url_reaches_the_device(backend, lab, collection_env, playbook_runner, tmp_path):
+    """dhcp_option150_type: url (guide 4.1: 66, 160 and 150 can each carry a full URL): the real daemon sends the URL
+    as text in option 150, and the device model, given only that option, provisions from that URL."""
+    import_collection(collection_env)
+    from ansible_collections.voip.algo.plugins.module_utils._catalog import FACTORY_DEFAULTS  # pylint: disable=import-outside-toplevel
+    from ansible_collections.voip.algo.plugins.module_utils import _endpoint  # pylint: disable=import-outside-toplevel
+    url = "https://10.199.1.1:8443/algo/acme"
+    subnet = {"subnet": NETWORK, "routers": [SERVER_IP], "pools": ["10.199.1.100 - 10.199.1.149"],
+              "algo_options": {"provisioning_url": url, "option66": False, "option160": False}}
+    variables = role_vars(backend, lab, tmp_path, dhcp_subnets=[subnet], dhcp_option150_type="url")
+    proc = playbook_runner(role_playbook(tmp_path / "role.yml"), variables)
+    assert "URL-only setup" not in proc.stdout + proc.stderr
+    server = dhcpd if backend == "isc" else kea
+    with server(lab, Path(variables["dhcp_config_file"]), tmp_path / "daemon"):
+        reply = udhcpc(lab, ALGO_POOL_MAC, tmp_path, request=("150",))
+    assert (reply.opt66, reply.opt160) == (None, None), reply.raw
+    sent = bytes.fromhex(reply.raw["opt150"]).decode("ascii")
+    assert sent == url
+    target, source = _endpoint.resolve_target(dict(FACTORY_DEFAULTS), _endpoint.parse_dhcp_options({150: sent}))
+    assert target is not None and source == "DHCP option 150", source
+    assert (target.scheme, target.host, target.port, target.config_path) == ("https", "10.199.1.1", 8443, "algo/acme")
 
 
 @pytest.mark.parametrize("backend", ["isc", "kea"])

@@ -418,3 +418,51 @@ def test_check_with_daemon_site_configuration(tmp_path):
     assert result["site_ok"] is None and result["site_changed"] is True
     with pytest.raises(AlgoValidationError, match="dhcp_include_from: cannot read"):
         check_with_daemon("isc", DAEMONS["isc"], snippet, snippet=snippet, snippet_path=real_snippet, site_path=str(tmp_path / "missing"))
+
+
+# ------------------------------------------------------------------------------------------ option 150 as a URL
+
+URL = "https://prov.example.com/acme/algo"
+
+
+def test_option150_url_form_from_url():
+    opts = options_from_url("ftp://user:s3cret@192.0.2.10/algo", option150_type="url")
+    assert opts.option150 == ("ftp://192.0.2.10/algo",) and opts.option150_url
+    assert opts.as_dict()["option150"] == "ftp://192.0.2.10/algo"
+    assert options_from_url(URL).option150 == ()  # the address form is not derived from an HTTPS URL
+
+
+def test_option150_url_form_resolve_and_warnings():
+    parent = options_from_url(URL, option150_type="url")
+    child = resolve_options({"option150": "https://other.example/x"}, parent, "x", option150_type="url")
+    assert child.option150 == ("https://other.example/x",)
+    warning = " ".join(option_warnings(child, "pool"))
+    assert "option 150 (https://other.example/x) and option 66" in warning and "URL-only" not in warning
+    assert option_warnings(parent, "pool") == []
+    with pytest.raises(AlgoValidationError, match=r"x.option150: must be a URL string"):
+        resolve_options({"option150": ["192.0.2.10"]}, parent, "x", option150_type="url")
+    with pytest.raises(AlgoValidationError, match=r"option150_type: must be one of addresses, url"):
+        options_from_url(URL, option150_type="text")
+
+
+def test_option150_url_form_router_values():
+    result = router_values(options_from_url(URL, option150_type="url"))
+    item = result["options"]["option150"]
+    assert (item["type"], item["value"], item["hex"]) == ("text", URL, URL.encode().hex())
+    assert 'option 150 ascii "%s"' % URL in result["commands"]["cisco_ios_dhcp_pool"]
+    assert any("-OptionId 150 -Name" in c and "-Type String" in c for c in result["commands"]["windows_powershell"])
+    assert result["summary"][-1].startswith("Option 150 (Provisioning URL, text): " + URL)
+
+
+def test_option150_url_form_isc_and_kea():
+    subnets = [{"subnet": "192.0.2.0/24", "pools": ["192.0.2.100 - 192.0.2.150"]}]
+    text = build_config(full(option150_type="url", provisioning_url=URL, subnets=subnets))["config"]
+    assert "option algo-tftp-servers code 150 = text;" in text
+    assert 'option algo-tftp-servers "%s";' % URL in text
+    doc = kea_doc(build_config(full(backend="kea", option150_type="url", provisioning_url="https://p.example/a,b", subnets=subnets)))
+    defs = {d["code"]: d for d in doc["Dhcp4"]["option-def"]}
+    assert defs[150]["type"] == "string" and "array" not in defs[150]
+    data = [d for c in doc["Dhcp4"]["client-classes"] for d in c["option-data"] if d["name"] == "algo-tftp-servers"]
+    assert data and data[0]["data"] == "https://p.example/a\\,b"
+    with pytest.raises(AlgoValidationError, match="option150_type"):
+        build_config(full(option150_type="list"))

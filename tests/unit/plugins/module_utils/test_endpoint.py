@@ -58,6 +58,9 @@ def test_dhcp_priority_66_over_160_over_150():
     assert (target.scheme, target.host, target.config_path) == ("http", "10.0.0.2", "p")
     target, _why = E.resolve_target({}, {150: "10.0.0.3,10.0.0.4"})
     assert target.host == "10.0.0.3"
+    # guide 4.1: option 150 can carry a full URL (role voip.algo.dhcp with dhcp_option150_type: url)
+    target, _why = E.resolve_target({}, {150: "https://10.0.0.3:8443/algo/acme,x"})
+    assert (target.scheme, target.host, target.port, target.config_path) == ("https", "10.0.0.3", 8443, "algo/acme,x")
 
 
 def test_highest_option_used_even_without_files():
