@@ -143,6 +143,9 @@ class VirtualEndpoint:
         self.connector = NetworkConnector(ca=args.ca, cert=args.cert, key=args.key, validate=not args.no_validate,
                                           timeout=args.timeout, ftps=args.ftps)
         self.state = self._load_state()
+        self.readings = E.Readings(md5_content=args.md5_content, device_md5_name=args.device_md5_name,
+                                   asset_md5_name=args.asset_md5_name,
+                                   incremental_without_partial=args.incremental_without_partial)
         self.stopping = False
         self.notify_count = 0
 
@@ -191,13 +194,13 @@ class VirtualEndpoint:
             print(json.dumps(record, sort_keys=True), flush=True)
 
     def boot(self) -> E.RunResult:
-        result = E.Endpoint(self.state, self.connector, max_boots=self.args.max_boots).run()
+        result = E.Endpoint(self.state, self.connector, max_boots=self.args.max_boots, readings=self.readings).run()
         self.report("boot", result)
         return result
 
     def check_sync(self, reboot: bool) -> E.RunResult:
         behaviour = "always-reboot" if reboot else None
-        result = E.Endpoint(self.state, self.connector, max_boots=self.args.max_boots).check_sync(behaviour)
+        result = E.Endpoint(self.state, self.connector, max_boots=self.args.max_boots, readings=self.readings).check_sync(behaviour)
         self.report("check-sync", result)
         return result
 
@@ -275,6 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen-seconds", type=float, default=0, help="stop listening after N seconds (0: until SIGTERM)")
     parser.add_argument("--max-notify", type=int, default=0, help="stop listening after N check-syncs")
     parser.add_argument("--ready-file", help="file written once the SIP socket listens")
+    # readings where the guide is silent (README, "What the guide does not say"): play the device of each
+    parser.add_argument("--md5-content", choices=E.MD5_CONTENT_READINGS, default="either",
+                        help=".md5 content the device accepts: the bare digest, md5sum's line, or either (row 8)")
+    parser.add_argument("--device-md5-name", choices=E.DEVICE_MD5_NAME_READINGS, default="mac",
+                        help="md5 of a device file: algom<MAC>.md5 (mac) or algom<MAC><PRODUCT>.md5 (row 9)")
+    parser.add_argument("--asset-md5-name", choices=E.ASSET_MD5_NAME_READINGS, default="replace",
+                        help="md5 of an asset: scheduler_data.md5 (replace) or scheduler_data.db.md5 (append) (row 10)")
+    parser.add_argument("--incremental-without-partial", action="store_true",
+                        help="fetch -i files even while Partial Provisioning (prov.i) is off (row 12)")
     parser.add_argument("--max-boots", type=int, default=E.DEFAULT_MAX_BOOTS, help="reboots before a loop is reported")
     parser.add_argument("--timeout", type=float, default=3.0, help="network timeout in seconds")
     parser.add_argument("--log", help="append JSON lines (runs, SIP requests) to this file")

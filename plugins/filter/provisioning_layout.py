@@ -92,6 +92,12 @@ def _assets(account: t.Mapping[str, t.Any], field: str, problems: t.List[str]) -
                             "an asset) instead of md5: true (guide section 9)" % (item_field, name))
             continue
         result.append({"src": item["src"], "name": name, "md5": bool(md5)})
+    # guide section 9: "Both the firmware file and the matching md5 checksum must be present" (every protocol)
+    for asset in result:
+        if asset["name"].lower().endswith(".fw") and md5_name(asset["name"]) not in seen:
+            problems.append("%s.assets: the legacy firmware bundle %s needs the %s Algo ships with it (list it as an "
+                            "asset too); without it the device does not install the bundle (guide section 9)"
+                            % (field, asset["name"], md5_name(asset["name"])))
     return result
 
 

@@ -22,7 +22,7 @@ import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
-from ansible_collections.voip.algo.plugins.module_utils._files import md5_content, md5_hex, md5_name, parse_md5
+from ansible_collections.voip.algo.plugins.module_utils._files import md5_alias, md5_content, md5_hex, md5_name, parse_md5
 from ansible_collections.voip.algo.plugins.module_utils._tree import NAME_RE, Plan, plan
 
 
@@ -34,6 +34,7 @@ class AssetChecksum:
     md5_path: str
     md5: str
     content: bytes
+    alias_path: t.Optional[str] = None  # the second name of the .md5 (``scheduler_data.db.md5``), when asked for
 
 
 def _asset_bytes(path: str, field: str) -> t.Tuple[str, bytes]:
@@ -63,13 +64,17 @@ def _asset_bytes(path: str, field: str) -> t.Tuple[str, bytes]:
     return full, data
 
 
-def asset_checksum(path: str, md5_format: str = "digest", field: str = "path") -> AssetChecksum:
-    """md5 of the asset at ``path`` and the bytes of its companion ``.md5`` (``digest`` or ``md5sum`` form)."""
+def asset_checksum(path: str, md5_format: str = "digest", field: str = "path", alias: bool = False) -> AssetChecksum:
+    """md5 of the asset at ``path`` and the bytes of its companion ``.md5`` (``digest`` or ``md5sum`` form).
+
+    With ``alias`` the companion is also written under the name with the extension kept (_files.md5_alias)."""
     full, data = _asset_bytes(path, field)
     base = os.path.basename(full)
     content = md5_content(data, base, md5_format)
+    second = md5_alias(base) if alias else None
     return AssetChecksum(asset_path=full, md5_path=os.path.join(os.path.dirname(full), md5_name(base)),
-                         md5=md5_hex(data), content=content)
+                         md5=md5_hex(data), content=content,
+                         alias_path=os.path.join(os.path.dirname(full), second) if second else None)
 
 
 def plan_checksum(
@@ -78,11 +83,13 @@ def plan_checksum(
     mode: t.Union[int, str, None] = None,
     owner: t.Union[int, str, None] = None,
     group: t.Union[int, str, None] = None,
+    alias: bool = False,
 ) -> t.Tuple[AssetChecksum, Plan]:
     """The checksum and a _tree plan that writes only the companion ``.md5`` (never touches the asset)."""
-    checksum = asset_checksum(path, md5_format)
+    checksum = asset_checksum(path, md5_format, alias=alias)
     directory = os.path.dirname(checksum.md5_path)
-    the_plan = plan(directory, {os.path.basename(checksum.md5_path): checksum.content},
+    files = {os.path.basename(name): checksum.content for name in (checksum.md5_path, checksum.alias_path) if name}
+    the_plan = plan(directory, files,
                     mode=mode, owner=owner, group=group, scan=False,
                     allow_world_readable=True)  # the .md5 of a public asset holds no secret
     return checksum, the_plan

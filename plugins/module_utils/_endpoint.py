@@ -39,6 +39,7 @@ from ansible_collections.voip.algo.plugins.module_utils import _catalog
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
 from ansible_collections.voip.algo.plugins.module_utils._files import (
     from_conf,
+    md5_alias,
     md5_hex,
     md5_name,
     normalize_mac,
@@ -88,17 +89,13 @@ class Readings:
             if getattr(self, name) not in allowed:
                 raise AlgoValidationError("readings.%s: must be one of %s" % (name, ", ".join(allowed)))
 
-    def config_md5_name(self, name: str, kind: str | None, product: str) -> str:
-        base = md5_name(name)
-        if self.device_md5_name == "mac_product" and kind and kind.startswith("device"):
-            stem = base[:-len(".md5")]
-            if stem.endswith("-i"):
-                return stem[:-2] + product + "-i.md5"
-            return stem + product + ".md5"
-        return base
+    def config_md5_name(self, name: str, product: str) -> str:
+        alias = md5_alias(name, product) if self.device_md5_name == "mac_product" else None
+        return alias or md5_name(name)
 
     def asset_md5_name_of(self, name: str) -> str:
-        return name + ".md5" if self.asset_md5_name == "append" else md5_name(name)
+        alias = md5_alias(name) if self.asset_md5_name == "append" else None
+        return alias or md5_name(name)
 
     def parse_md5(self, data: bytes) -> str | None:
         """The digest a device with this reading takes from an ``.md5`` file, or None (the file is not usable)."""
@@ -108,6 +105,7 @@ class Readings:
         text = bytes(data).decode("ascii", errors="replace").strip()
         bare = text.lower() == digest
         return digest if bare == (self.md5_content == "digest") else None
+
 
 #: asset kind -> product feature needed for the device to honour the parameter (guide 10-14)
 _KIND_FEATURE = {
@@ -546,7 +544,7 @@ class Endpoint:
             raise AlgoError("internal: config choice without a name")
         digest = md5_hex(choice.data)
         if tftp:
-            md5_file = self.readings.config_md5_name(choice.name, choice.kind, self.state.product)
+            md5_file = self.readings.config_md5_name(choice.name, self.state.product)
             md5_data = self._get(fetcher, target, md5_file, AREA_CONFIG)
             expected = self.readings.parse_md5(md5_data) if md5_data is not None else None
             if md5_data is None or expected is None:
@@ -627,7 +625,7 @@ class Endpoint:
             self._decide("firmware_md5_missing", "%s = 1 but %s is not on the server: %s not installed" % (
                 BUNDLE_PARAM, md5_file, name), name=name)
             return "ignored"
-        if md5_data is not None and parse_md5(md5_data) not in (None, md5_hex(data)):
+        if md5_data is not None and self.readings.parse_md5(md5_data) not in (None, md5_hex(data)):
             self._decide("firmware_md5_mismatch", "%s does not match %s: not installed" % (name, md5_file), name=name)
             return "ignored"
         old = self.state.firmware

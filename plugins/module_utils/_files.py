@@ -117,6 +117,35 @@ def md5_name(name: str) -> str:
     return os.path.join(head, base + ".md5") if head else base + ".md5"
 
 
+MD5_ALIAS_NAME = re.compile(r"^algom(?P<mac>[0-9A-F]{12})(?P<product>%s?)(?P<incremental>-i)?\.md5$" % PRODUCT_PATTERN)
+
+
+def md5_alias(name: str, product: t.Optional[str] = None) -> t.Optional[str]:
+    """The other name the guide gives the ``.md5`` of ``name``, or None (README "What the guide does not say" 9, 10).
+
+    A device file: the table of guide 5.4 spells ``algomMACADDRESS8188.md5``, so ``algom<MAC>[-i].conf`` ->
+    ``algom<MAC><PRODUCT>[-i].md5``. An asset: guide 12 asks for "a suffix of .md5", so ``scheduler_data.db`` ->
+    ``scheduler_data.db.md5``. A generic file has one name only (the guide's own example, ``algop8188.md5``).
+    """
+    match = CONFIG_NAME.match(name)
+    if match is not None:
+        if match.group("kind") != "m" or not product:
+            return None
+        return "algom%s%s%s.md5" % (match.group("ident"), validate_product(product), match.group("incremental") or "")
+    base, ext = os.path.splitext(os.path.basename(name))
+    if not ext or ext.lower() == ".md5" or name.endswith(".conf"):
+        return None
+    return name + ".md5"
+
+
+def md5_alias_conf(name: str) -> t.Optional[str]:
+    """The device file whose md5 alias ``name`` is (``algom<MAC><PRODUCT>-i.md5`` -> ``algom<MAC>-i.conf``), or None."""
+    match = MD5_ALIAS_NAME.match(name)
+    if match is None or not match.group("product"):
+        return None
+    return "algom%s%s.conf" % (match.group("mac"), match.group("incremental") or "")
+
+
 def search_order(mac: str, product: str) -> t.List[str]:
     """Guide section 7: the names a device tries, first match wins."""
     return [

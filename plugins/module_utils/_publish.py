@@ -31,6 +31,7 @@ from ansible_collections.voip.algo.plugins.module_utils._files import (
     MD5_FORMATS,
     device_config_name,
     generic_config_name,
+    md5_alias,
     md5_content,
     md5_name,
     normalize_mac,
@@ -279,7 +280,7 @@ def render_conf(params: t.Mapping[str, str], account: t.Optional[str] = None) ->
 
 
 def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = (), generic_incremental: bool = False,
-            md5: str = "always", md5_format: str = "digest", sites: t.Optional[t.Mapping] = None,
+            md5: str = "always", md5_format: str = "digest", md5_aliases: bool = False, sites: t.Optional[t.Mapping] = None,
             groups: t.Optional[t.Mapping] = None, extra_products: t.Optional[t.Mapping] = None,
             explain: bool = False) -> Publication:
     """Validate everything, then render the account's desired tree. AlgoValidationError lists every problem."""
@@ -365,13 +366,17 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         warnings.append("account %s is disabled (enabled: false): no files are published for it" % name)
         return pub
 
-    def add_file(conf_name: str, data: bytes, owner: tuple) -> None:
+    def add_file(conf_name: str, data: bytes, owner: tuple, product: t.Optional[str] = None) -> None:
         pub.files[conf_name] = data
         pub.owners[conf_name] = owner
         if md5 == "always":
-            companion = md5_name(conf_name)
-            pub.files[companion] = md5_content(data, conf_name, md5_format)
-            pub.owners[companion] = owner
+            companions = [md5_name(conf_name)]
+            alias = md5_alias(conf_name, product) if md5_aliases else None
+            if alias:  # the guide's second spelling of a device md5 name (README, What the guide does not say, 9)
+                companions.append(alias)
+            for companion in companions:
+                pub.files[companion] = md5_content(data, conf_name, md5_format)
+                pub.owners[companion] = owner
 
     reported: set = set()
     # generic files: defaults + account only
@@ -434,7 +439,7 @@ def publish(account: t.Mapping, devices: t.Sequence, *, generic: t.Sequence = ()
         pub.params[dev.mac] = params
         if explain:
             pub.sources[dev.mac] = sources
-        add_file(conf_name, render_conf(params, name), ("device", dev.mac))
+        add_file(conf_name, render_conf(params, name), ("device", dev.mac), dev.product)
         if dev.layer is not None and dev.layer.inherits:
             for key in dev.layer.inherits:
                 if key not in base.params and key not in cat.KEY_EVIDENCE and key not in prov:
@@ -631,6 +636,7 @@ def run_provisioning_files(params: t.Mapping[str, t.Any], check_mode: bool = Fal
         generic_incremental=bool(params.get("generic_incremental")),
         md5=params.get("md5") or "always",
         md5_format=params.get("md5_format") or "digest",
+        md5_aliases=bool(params.get("md5_aliases")),
         sites=params.get("sites"),
         groups=params.get("groups"),
         extra_products=params.get("extra_products"),

@@ -46,7 +46,7 @@ API (binding for provisioning_files, checksum and friends)::
         old_content    {name: bytes on disk before apply()} for the files plan()/apply() read
 
 Managed files: a ``.conf`` whose first line is _files.MANAGED_HEADER, plus the ``.md5`` companion of a
-managed ``.conf`` (_files.md5_name). Rules:
+managed ``.conf`` (_files.md5_name) and its md5 alias (_files.md5_alias). Rules:
   1. Switching full <-> incremental: when ``desired`` holds algomX-i.conf and a managed algomX.conf is
      on disk (it would shadow the new file), it is removed with its .md5, also without prune; the same
      for algopP.conf vs algopP-i.conf, and for the reverse switch (the stale -i file is superseded).
@@ -70,7 +70,15 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
-from ansible_collections.voip.algo.plugins.module_utils._files import CONFIG_NAME, is_managed, managed_account, md5_name, normalize_mac
+from ansible_collections.voip.algo.plugins.module_utils._files import (
+    CONFIG_NAME,
+    is_managed,
+    managed_account,
+    md5_alias,
+    md5_alias_conf,
+    md5_name,
+    normalize_mac,
+)
 
 DEFAULT_MODE = 0o640
 DEFAULT_DIR_MODE = 0o750
@@ -351,6 +359,12 @@ def plan(
                         wanted.add(md5_name(other))
                     if not name.endswith(".md5"):
                         wanted.add(md5_name(name))
+                    match = CONFIG_NAME.match(name)
+                    if match is not None and match.group("kind") == "m" and match.group("ident") in device_map:
+                        for conf in filter(None, (name, other)):
+                            alias = md5_alias(conf, device_map[match.group("ident")])
+                            if alias:
+                                wanted.add(alias)
                 for name in wanted:
                     try:
                         entries[name] = _entry(os.lstat(os.path.join(root, name)))
@@ -430,17 +444,27 @@ def plan(
 
     remove: t.Set[str] = set()
 
+    # md5 aliases on disk (algom<MAC><PRODUCT>.md5, md5_aliases) belong to their device file like its .md5
+    aliases_of: t.Dict[str, t.List[str]] = {}
+    for name, entry in entries.items():
+        conf = md5_alias_conf(name) if entry.kind == "file" else None
+        if conf is not None and name not in desired:
+            aliases_of.setdefault(conf, []).append(name)
+
     def drop(conf: str) -> None:
         remove.add(conf)
         companion = md5_name(conf)
         if companion not in desired and entries.get(companion) is not None and entries[companion].kind == "file":
             remove.add(companion)
+        remove.update(aliases_of.get(conf, ()))
 
     for name in desired:
         other = _counterpart(name)
         if other is not None and other not in desired and other in managed and not foreign(other):
             drop(other)  # rule 1
         if name.endswith(".conf"):
+            if name in managed:
+                remove.update(aliases_of.get(name, ()))  # rule 3 for a stale md5 alias
             companion = md5_name(name)
             if companion not in desired and on_disk(companion):
                 if name in managed and entries[companion].kind == "file":

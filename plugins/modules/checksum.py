@@ -29,6 +29,14 @@ options:
     type: str
     choices: [digest, md5sum]
     default: digest
+  alias:
+    description:
+      - Also write the companion under the asset's full name plus C(.md5) (C(scheduler_data.db.md5)), the reading of
+        "a suffix of .md5" (guide section 12), next to C(scheduler_data.md5) (sections 10, 13, 14). Which name a device
+        requests is not confirmed; the second file is harmless.
+    type: bool
+    default: false
+    version_added: 1.1.0
   mode:
     description:
       - Permissions of the C(.md5) file, as an octal string such as C('0640').
@@ -80,6 +88,12 @@ md5_path:
   returned: success
   type: str
   sample: /srv/algo/acme/firmware/tone_file.md5
+alias_path:
+  description: Absolute path of the second companion file, with O(alias=true).
+  returned: when O(alias=true) and the asset has an extension
+  type: str
+  sample: /srv/algo/acme/firmware/tone_file.zip.md5
+  version_added: 1.1.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -94,6 +108,7 @@ def main() -> None:
         argument_spec=dict(
             path=dict(type="path", required=True),
             md5_format=dict(type="str", choices=["digest", "md5sum"], default="digest"),
+            alias=dict(type="bool", default=False),
             mode=dict(type="raw", default="0640"),
             owner=dict(type="str"),
             group=dict(type="str"),
@@ -102,12 +117,15 @@ def main() -> None:
     )
     params = module.params
     try:
-        checksum, the_plan = plan_checksum(params["path"], params["md5_format"], params["mode"], params["owner"], params["group"])
+        checksum, the_plan = plan_checksum(params["path"], params["md5_format"], params["mode"], params["owner"], params["group"],
+                                           alias=params["alias"])
         if the_plan.changed and not module.check_mode:
             apply(the_plan)
     except AlgoError as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=the_plan.changed, md5=checksum.md5, md5_path=checksum.md5_path)
+    if checksum.alias_path:
+        result["alias_path"] = checksum.alias_path
     if module._diff:
         result["diff"] = the_plan.diffs()
     module.exit_json(**result)

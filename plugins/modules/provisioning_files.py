@@ -112,6 +112,17 @@ options:
     type: str
     choices: [digest, md5sum]
     default: digest
+  md5_aliases:
+    description:
+      - Also publish the C(.md5) of each device file as C(algom<MAC><PRODUCT>.md5) (and C(algom<MAC><PRODUCT>-i.md5)),
+        the spelling of the table in section 5.4 of the guide (C(algomMACADDRESS8188.md5)), next to C(algom<MAC>.md5)
+        (section 8 and the generic example C(algop8188.md5)). Which name a device requests is not confirmed; the
+        second file is harmless to a device that reads the first.
+      - The alias belongs to its device file like the C(.md5) itself. It is removed with it, and when this option is
+        turned off again.
+    type: bool
+    default: false
+    version_added: 1.1.0
   mode:
     description:
       - Permissions of the files (octal string or number). The files hold credentials; keep them private.
@@ -283,6 +294,7 @@ def main():
             prune=dict(type="bool", default=False),
             md5=dict(type="str", choices=["always", "never"], default="always"),
             md5_format=dict(type="str", choices=["digest", "md5sum"], default="digest"),
+            md5_aliases=dict(type="bool", default=False),
             mode=dict(type="raw", default="0640"),
             owner=dict(type="str"),
             group=dict(type="str"),

@@ -52,7 +52,7 @@ options:
     default: []
   account:
     description:
-      - The account (the O(voip.algo.provisioning_files#module:account) of provisioning_files) the tree was published for. When given, the analysis knows the intended
+      - The account (O(voip.algo.provisioning_files#module:account)) the tree was published for. When given, the analysis knows the intended
         file and settings of each device (through the same settings model as M(voip.algo.provisioning_files)),
         the provisioning server the tree is served from (C(provisioning_url)) and the SIP realm; it reports
         C(settings_differ) and C(server_changed) against it.

@@ -186,6 +186,54 @@ def test_fleet_over_every_protocol(site):
         assert again["reboots"] == 0 and again["stable"], again
 
 
+def _fresh(site: Site, mac: str, work: Path, *flags: str, extra: list[str] | None = None) -> Device:
+    """A new virtual device (own state directory) with the MAC, model and options of one of the site's devices."""
+    base = site.devices[mac]
+    work.mkdir(parents=True, exist_ok=True)
+    return Device(mac, base.model, work, site.tool, 90, list(base.extra if extra is None else extra) + list(flags))
+
+
+def test_boot_path_under_each_md5_reading(site, tmp_path):
+    """README, What the guide does not say, rows 8-10: the role serves the .md5 as the bare digest (default) or as
+    md5sum's line (provisioning_server_md5_format), under one name or both (provisioning_server_md5_aliases); a
+    virtual device of each reading boots over the real tftpd: it applies the file only when it can read its md5."""
+    conf = "algom0022EE0E0001.conf"
+    try:
+        for served in ("digest", "md5sum"):
+            if served == "md5sum":
+                site.deploy(provisioning_server_md5_format="md5sum", provisioning_server_md5_aliases=True)
+                assert site.served("tacme/algom0022EE0E0001.md5").endswith(b"  " + conf.encode() + b"\n")
+                assert site.served("tacme/algom0022EE0E00018180.md5") == site.served("tacme/algom0022EE0E0001.md5")
+                assert site.served("tacme-fw/tones.zip.md5") == site.served("tacme-fw/tones.md5")
+            for reading in ("either", "digest", "md5sum"):
+                result = _fresh(site, T1, tmp_path / served / reading, "--md5-content", reading).boot()
+                readable = reading in ("either", served)
+                assert (result["config"] == conf) is readable, (served, reading, result)
+                if not readable:
+                    assert any("form this device reads (%s)" % reading in line for line in result["log"]), result["log"]
+            # the table's device md5 name and the asset md5 "suffix": only found where the role publishes them
+            result = _fresh(site, T1, tmp_path / served / "names", "--device-md5-name", "mac_product",
+                            "--asset-md5-name", "append").boot()
+            requests = result["requests"]
+            assert any(u.endswith("/algom0022EE0E00018180.md5") for u in requests), requests
+            assert (result["config"] == conf) is (served == "md5sum"), result
+            if served == "md5sum":
+                assert result["assets"] == {"prov.data.tone": "tones.zip"}
+                assert any(u.endswith("/tacme-fw/tones.zip.md5") for u in requests), requests
+    finally:
+        site.deploy()
+
+
+def test_boot_path_under_each_partial_provisioning_reading(site, tmp_path):
+    """README, What the guide does not say, row 12: a device with Partial Provisioning off skips its -i file (the
+    default reading: tacme has no generic 8301 file, so it gets nothing) or fetches it all the same."""
+    options = ["--dhcp-options", str(site.work / ("dhcp-%s.json" % T2.replace(":", ""))), "--set", "prov.i=0"]
+    skipped = _fresh(site, T2, tmp_path / "skips", extra=options).boot()
+    assert skipped["config"] is None and not any(u.endswith("-i.conf") for u in skipped["requests"]), skipped
+    fetched = _fresh(site, T2, tmp_path / "fetches", "--incremental-without-partial", extra=options).boot()
+    assert fetched["config"] == "algom0022EE0E0002-i.conf" and fetched["stable"], fetched
+
+
 def test_https_refuses_a_device_without_client_certificate(site):
     device = Device(S1, "8188", site.work / "devices-nocert", site.tool, 99,
                     ["--dhcp-options", str(site.work / ("dhcp-%s.json" % S1.replace(":", ""))), "--ca", site.pki["ca"]])

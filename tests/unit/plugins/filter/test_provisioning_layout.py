@@ -128,3 +128,6 @@ def test_legacy_fw_bundle_and_its_md5_are_published_as_shipped():
     assert [a["md5"] for a in layout["assets"]] == [False, False]
     with pytest.raises(AnsibleFilterError, match="legacy firmware bundle"):
         provisioning_layout([_account(assets=[{"src": "/x/algo-8188-3.2.5.fw", "md5": True}])])
+    # guide section 9: both the .fw and its md5 must be present, on every protocol
+    with pytest.raises(AnsibleFilterError, match=r"algo-8188-3.2.5.fw needs the algo-8188-3.2.5.md5 Algo ships"):
+        provisioning_layout([_account(assets=["/x/algo-8188-3.2.5.fw"])])

@@ -71,3 +71,16 @@ def test_errors(tmp_path, name, why):
     with pytest.raises(AlgoValidationError) as info:
         plan_checksum(str(tmp_path / name))
     assert why in str(info.value) and str(info.value).startswith("path: ")
+
+
+def test_alias_writes_the_md5_under_both_names(tmp_path):
+    # README, What the guide does not say, 10: scheduler_data.md5 (guide 10, 13, 14) and "a suffix of .md5" (guide 12)
+    asset = tmp_path / "scheduler_data.db"
+    asset.write_bytes(b"sqlite")
+    checksum, the_plan = plan_checksum(str(asset), "md5sum", alias=True)
+    assert checksum.alias_path == str(tmp_path / "scheduler_data.db.md5")
+    apply(the_plan)
+    first = (tmp_path / "scheduler_data.md5").read_bytes()
+    assert first == (tmp_path / "scheduler_data.db.md5").read_bytes() and first.endswith(b"  scheduler_data.db\n")
+    assert plan_checksum(str(asset), "md5sum", alias=True)[1].changed is False
+    assert asset_checksum(str(asset)).alias_path is None

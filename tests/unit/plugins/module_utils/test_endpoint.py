@@ -384,3 +384,68 @@ def test_legacy_fw_bundle_needs_algos_md5_on_every_protocol():
     state = device(options={66: "http://10.0.0.1/cfg"})
     E.provision(state, connect({"10.0.0.1": srv}))
     assert state.firmware == "3.2.5"
+
+
+# -- readings: the model plays each reading where the guide is silent (README, What the guide does not say) -------
+def _tftp_server(md5_data: bytes | None, md5_file: str = "algom%s.md5" % MAC) -> Server:
+    srv = Server()
+    data = conf({"audio.page.vol": "-3dB"})
+    srv.put("algom%s.conf" % MAC, data, md5=False)
+    if md5_data is not None:
+        srv.files[md5_file] = md5_data(data) if callable(md5_data) else md5_data
+    return srv
+
+
+@pytest.mark.parametrize("reading, form, applied", [
+    ("either", "digest", True), ("either", "md5sum", True),
+    ("digest", "digest", True), ("digest", "md5sum", False),
+    ("md5sum", "md5sum", True), ("md5sum", "digest", False),
+])
+def test_reading_md5_content(reading, form, applied):
+    srv = _tftp_server(lambda data: md5_content(data, "algom%s.conf" % MAC, form))
+    state = device()
+    result = E.Endpoint(state, connect({"10.0.0.1": srv}), readings=E.Readings(md5_content=reading)).run()
+    assert (state.settings.get("audio.page.vol") == "-3dB") is applied
+    if not applied:
+        assert result.reason != "provisioned" or state.config_name is None
+        assert any("form this device reads (%s)" % reading in e.message for e in result.trace.events)
+
+
+def test_reading_device_md5_name():
+    srv = _tftp_server(lambda data: md5_content(data, "x"), md5_file="algom%s8188.md5" % MAC)
+    state = device()
+    E.Endpoint(state, connect({"10.0.0.1": srv})).run()
+    assert state.settings.get("audio.page.vol") != "-3dB" and "algom%s.md5" % MAC in srv.requests
+    state = device()
+    srv.requests.clear()
+    E.Endpoint(state, connect({"10.0.0.1": srv}), readings=E.Readings(device_md5_name="mac_product")).run()
+    assert state.settings.get("audio.page.vol") == "-3dB" and "algom%s8188.md5" % MAC in srv.requests
+
+
+def test_reading_asset_md5_name():
+    srv = Server()
+    srv.put("algop8301.conf", conf({"prov.data.sched": "scheduler_data.db"}))
+    srv.firmware["scheduler_data.db"] = b"db"
+    srv.firmware["scheduler_data.db.md5"] = md5_content(b"db", "scheduler_data.db")
+    state = device(product="8301")
+    E.Endpoint(state, connect({"10.0.0.1": srv})).run()
+    assert "prov.data.sched" not in state.asset_md5 and "fw:scheduler_data.md5" in srv.requests
+    state = device(product="8301")
+    E.Endpoint(state, connect({"10.0.0.1": srv}), readings=E.Readings(asset_md5_name="append")).run()
+    assert state.asset_md5["prov.data.sched"] == md5_hex(b"db")
+
+
+def test_reading_incremental_without_partial():
+    srv = Server()
+    srv.put("algom%s-i.conf" % MAC, conf({"audio.page.vol": "-3dB"}))
+    state = device({"prov.i": "0"})
+    E.Endpoint(state, connect({"10.0.0.1": srv})).run()
+    assert state.settings.get("audio.page.vol") != "-3dB"
+    state = device({"prov.i": "0"})
+    E.Endpoint(state, connect({"10.0.0.1": srv}), readings=E.Readings(incremental_without_partial=True)).run()
+    assert state.settings.get("audio.page.vol") == "-3dB"
+
+
+def test_readings_are_validated():
+    with pytest.raises(E.AlgoValidationError, match="readings.md5_content: must be one of either, digest, md5sum"):
+        E.Readings(md5_content="hex")

@@ -162,3 +162,32 @@ def test_bad_url_scheme(tmp_path, capsys):
     assert result["msg"] == "account.provisioning_url: unsupported scheme 'scp' (use one of tftp, ftp, http, https)"
     assert not any(tmp_path.iterdir())
     assert "url-secret" not in out
+
+
+def test_md5_aliases_published_kept_and_removed(tmp_path, capsys):
+    """md5_aliases: the table spelling algom<MAC><PRODUCT>.md5 next to algom<MAC>.md5 (README, What the guide does not
+    say, 9); the alias follows its device file: idempotent, removed when turned off and when the device is pruned."""
+    result = run_module(capsys, args(tmp_path, md5_aliases=True))[0]
+    assert "algom0022EE0102038180.md5" in result["files"] and "algom0022EE0102048410-i.md5" in result["files"]
+    assert "algop8188.md5" in result["files"] and not any(n.startswith("algop8188") and n.count("8188") > 1 for n in result["files"])
+    for conf, alias in (("algom0022EE010203.conf", "algom0022EE0102038180.md5"),
+                        ("algom0022EE010204-i.conf", "algom0022EE0102048410-i.md5")):
+        digest = hashlib.md5((tmp_path / conf).read_bytes()).hexdigest()
+        assert (tmp_path / alias).read_bytes() == (digest + "\n").encode()
+        assert (tmp_path / alias).read_bytes() == (tmp_path / conf.replace(".conf", ".md5")).read_bytes()
+    again = run_module(capsys, args(tmp_path, md5_aliases=True))[0]
+    assert again["changed"] is False
+    # turned off: the aliases would go stale, so they go (without prune)
+    off = run_module(capsys, args(tmp_path))[0]
+    assert off["changed"] is True and sorted(off["removed"]) == ["algom0022EE0102038180.md5", "algom0022EE0102048410-i.md5"]
+    assert not (tmp_path / "algom0022EE0102038180.md5").exists()
+    # on again, then the device leaves the account: prune removes its file, its .md5 and its alias
+    run_module(capsys, args(tmp_path, md5_aliases=True))
+    data = args(tmp_path, md5_aliases=True, prune=True)
+    data["devices"] = data["devices"][1:]
+    pruned = run_module(capsys, data)[0]
+    assert sorted(pruned["removed"]) == ["algom0022EE010203.conf", "algom0022EE010203.md5", "algom0022EE0102038180.md5"]
+    # an alias-looking file next to a device file that is not ours is never touched
+    (tmp_path / "algom0022EE0102059999.md5").write_bytes(b"mine\n")
+    run_module(capsys, data)
+    assert (tmp_path / "algom0022EE0102059999.md5").read_bytes() == b"mine\n"
