@@ -13,10 +13,10 @@ from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError
 from ansible_collections.voip.algo.plugins.module_utils._files import from_conf
 
 
-def from_algo_conf(text: t.Any) -> t.Dict[str, str]:
+def from_algo_conf(text: t.Any, duplicates: str = "error") -> t.Dict[str, str]:
     """Parse a device settings backup or a provisioning file into a dict."""
     try:
-        return from_conf(text, field="input")
+        return from_conf(text, field="input", duplicates=duplicates)
     except AlgoError as exc:
         raise AnsibleFilterError("from_algo_conf: %s" % exc)
 

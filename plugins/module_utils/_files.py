@@ -297,14 +297,20 @@ def to_conf(params: t.Mapping[str, object], header: bool = True, field: str = "p
     return "".join(lines)
 
 
-def from_conf(text: str, field: str = "text") -> t.Dict[str, str]:
+DUPLICATE_MODES = ("error", "first", "last")
+
+
+def from_conf(text: str, field: str = "text", duplicates: str = "error") -> t.Dict[str, str]:
     """Parse Algo ``key = value`` text (a settings backup) into a dict, in file order.
 
     ``#`` starts a comment only at the start of a line (after optional white space); blank lines are
     skipped; a ``#`` after a value is part of the value; CRLF is accepted; values and keys are stripped.
     Every problem is reported with its line number: a line that is not ``key = value``, a key outside
-    ``[a-z0-9_.]``, a duplicate key, a NUL character.
+    ``[a-z0-9_.]``, a NUL character, and a duplicate key unless ``duplicates`` is ``first`` or ``last`` (which
+    copy is kept; the key stays at the place of its first line). Algo does not say which copy a device keeps.
     """
+    if duplicates not in DUPLICATE_MODES:
+        raise AlgoValidationError("duplicates: must be one of %s, got %r" % (", ".join(DUPLICATE_MODES), duplicates))
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -335,7 +341,10 @@ def from_conf(text: str, field: str = "text") -> t.Dict[str, str]:
             problems.append("%s: line %d: key %r may only contain a-z, 0-9, '_' and '.'" % (field, number, key))
             continue
         if key in result:
-            problems.append("%s: line %d: duplicate key %r (first on line %d)" % (field, number, key, first_line[key]))
+            if duplicates == "error":
+                problems.append("%s: line %d: duplicate key %r (first on line %d)" % (field, number, key, first_line[key]))
+            elif duplicates == "last":
+                result[key] = value.strip(" \t")
             continue
         result[key] = value.strip(" \t")
         first_line[key] = number
