@@ -30,6 +30,7 @@ from ansible_collections.voip.algo.plugins.module_utils._endpoint import (
 from ansible_collections.voip.algo.plugins.module_utils._errors import AlgoError, AlgoValidationError
 from ansible_collections.voip.algo.plugins.module_utils._files import (
     device_config_name,
+    from_conf,
     generic_config_name,
     md5_name,
     normalize_mac,
@@ -302,8 +303,28 @@ class Analysis:
             report.add("bad_config", str(exc))
             return report
         report.result = result
+        report.extra["unverified"] = self._unverified(fetcher, result)
         self._problems_from_run(report, result, connector, state, device)
         return report
+
+    @staticmethod
+    def _unverified(fetcher: DirectoryFetcher, result: RunResult) -> list[dict[str, str]]:
+        """Keys of the files the device applied that no public source confirms (catalog evidence: unverified)."""
+        found: dict[str, dict[str, str]] = {}
+        for run_pass in result.passes:
+            config = run_pass.get("config") or {}
+            if config.get("outcome") != "applied" or not config.get("name"):
+                continue
+            try:
+                params = from_conf(fetcher.fetch(config["name"], AREA_CONFIG) or b"", field=config["name"])
+            except AlgoError:
+                continue  # reported as bad_config by the run itself
+            for key, value in params.items():
+                why = _catalog.unverified_reason(key, value)
+                if why is not None and key not in found:
+                    found[key] = {"key": key, "file": config["name"],
+                                  "why": "(secret value)" if _catalog.is_secret_key(key) else why}
+        return [found[key] for key in sorted(found)]
 
     def _problems_from_run(self, report: DeviceReport, result: RunResult, connector: TreeConnector,
                            state: DeviceState, device: t.Mapping[str, t.Any]) -> None:
@@ -443,6 +464,7 @@ def device_dict(report: DeviceReport) -> dict[str, t.Any]:
         "device": report.label, "mac": report.mac, "model": report.product, "name": report.name,
         "new_device": report.new_device, "intended_file": report.intended,
         "problems": [p.to_dict() for p in report.problems],
+        "unverified": list(report.extra.get("unverified", [])),
     }
     result = report.result
     if result is None:

@@ -3,13 +3,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Algo provisioning file names, the ``key = value`` format and md5 companions.
 
-Facts from the central provisioning guide (spec/algo-central-provisioning-guide.txt):
+Facts from Algo's guide "Central Provisioning of Algo IP Endpoints" (section numbers of that guide):
 - section 5.4: ``algop<PRODUCT>.conf`` (generic), ``algom<MAC>.conf`` (MAC in 12 upper-case hex digits),
   incremental ``algom<MAC>-i.conf`` / ``algop<PRODUCT>-i.conf``; names are case-sensitive.
 - section 7: a device uses the first of algom, algom-i, algop, algop-i that exists.
-- section 5.5/8: the ``.md5`` companion holds the 32 lower-case hex digits of the exact bytes served.
-- section 5.3 and research/algo-parameters.md section 2: ``key = value`` lines, ``#`` comments only at
-  the start of a line, empty values allowed, lists comma separated with a trailing comma.
+- section 5.5/8: the ``.md5`` companion holds the md5 of the exact bytes served (its form is a reading: the README,
+  "What the guide does not say").
+- section 5.3 and the Algo templates FusionPBX ships (resources/templates/provision/algo, 2017-2026): ``key = value``
+  lines, ``#`` comments only at the start of a line, empty values allowed, lists comma separated with a trailing
+  comma.
 
 Output of ``to_conf`` is deterministic: sorted keys, ``key = value`` + LF, ASCII only.
 Error messages name the field and never contain the rejected value (it may be a secret).

@@ -47,7 +47,7 @@ options:
     required: true
   account:
     description:
-      - The account (DESIGN section 3). Keys C(name) (required, C([a-z0-9][a-z0-9_-]*)), C(enabled) (default V(true);
+      - The account. Keys C(name) (required, C([a-z0-9][a-z0-9_-]*)), C(enabled) (default V(true);
         V(false) publishes nothing), C(sip_realm) (required), C(codecs) (up to 3 of V(PCMA), V(PCMU),
         V(G722), default V([PCMA, G722, PCMU])), C(time_format) (V(24h) or V(12h); refused unless C(write_unverified)
         allows C(admin.timeformat)), C(timezone) (IANA name; no default, nothing is written when it is not given),

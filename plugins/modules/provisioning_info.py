@@ -133,6 +133,14 @@ devices:
     settings:
       description: Effective settings at the end (secrets masked).
       type: dict
+    unverified:
+      description:
+        - Keys of the files the device applied that no public source confirms (catalog evidence C(unverified), or a
+          value not seen in any real file), each with C(key), C(file) and C(why). Check them against a backup of a
+          real device (README, "What the guide does not say").
+      type: list
+      elements: dict
+      version_added: 1.1.0
     stable:
       description: The device reached normal operation.
       type: bool

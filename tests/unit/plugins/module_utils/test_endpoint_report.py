@@ -200,3 +200,14 @@ def test_generic_file_that_starts_an_incremental_device_is_explained(tmp_path):
     assert result["devices"][0]["file"] == "algom%s-i.conf" % MAC
     messages = [p["message"] for p in result["problems"] if p["code"] == "generic_and_incremental" and p.get("device") == MAC]
     assert len(messages) == 1 and "applied algop8188.conf once" in messages[0], messages
+
+
+def test_unverified_keys_of_the_applied_file_are_listed(tmp_path):
+    # issue 11: provisioning_info lists per device every key of its file that no public source confirms
+    device = dict(DEVICE, web={"http": False, "https": True}, params={"audio.page.vol": "-3dB"}, write_unverified=["net.http"])
+    published(tmp_path, devices=[device])
+    dev = analyse(str(tmp_path), [DEVICE], ACCOUNT)["devices"][0]
+    assert [(u["key"], u["file"]) for u in dev["unverified"]] == [("net.http", "algom%s.conf" % MAC)]
+    assert "inferred" in dev["unverified"][0]["why"]
+    published(tmp_path)
+    assert analyse(str(tmp_path), [DEVICE], ACCOUNT)["devices"][0]["unverified"] == []
