@@ -21,6 +21,7 @@ from ansible_collections.voip.algo.plugins.module_utils._endpoint import (
     DirectoryFetcher,
     EmptyFetcher,
     Endpoint,
+    Readings,
     RunResult,
     ServerTarget,
     config_candidates,
@@ -196,7 +197,7 @@ class Analysis:
 
     def __init__(self, path: str, devices: t.Sequence[t.Mapping[str, t.Any]] = (),
                  account: t.Mapping[str, t.Any] | None = None, firmware_path: str | None = None,
-                 max_boots: int = DEFAULT_MAX_BOOTS) -> None:
+                 max_boots: int = DEFAULT_MAX_BOOTS, readings: Readings | None = None) -> None:
         if not os.path.isdir(path):
             raise AlgoValidationError("path: %s is not a directory" % path)
         if firmware_path and not os.path.isdir(firmware_path):
@@ -206,6 +207,7 @@ class Analysis:
         self.devices = list(devices)
         self.account = dict(account) if account else None
         self.max_boots = max_boots
+        self.readings = readings or Readings()
         self.files = _existing(path)
         self.fw_files = _existing(self.firmware_path)
         self.reference: ServerTarget | None = None
@@ -296,7 +298,7 @@ class Analysis:
         state = self._state_for(device, real_mac, product)
         fetcher = DirectoryFetcher(self.path, self.firmware_path)
         connector = TreeConnector(fetcher, self.reference)
-        endpoint = Endpoint(state, connector, max_boots=self.max_boots)
+        endpoint = Endpoint(state, connector, max_boots=self.max_boots, readings=self.readings)
         try:
             result = endpoint.run()
         except AlgoError as exc:
@@ -497,9 +499,17 @@ def _jsonable_pass(p: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
 
 
 def analyse(path: str, devices: t.Sequence[t.Mapping[str, t.Any]] = (), account: t.Mapping[str, t.Any] | None = None,
-            firmware_path: str | None = None, max_boots: int = DEFAULT_MAX_BOOTS) -> dict[str, t.Any]:
-    """Entry point of ``voip.algo.provisioning_info``."""
-    return Analysis(path, devices, account, firmware_path, max_boots).run()
+            firmware_path: str | None = None, max_boots: int = DEFAULT_MAX_BOOTS,
+            readings: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """Entry point of ``voip.algo.provisioning_info``; ``readings`` are the fields of _endpoint.Readings."""
+    if readings is not None and not isinstance(readings, t.Mapping):
+        raise AlgoValidationError("readings: must be a dict")
+    unknown = sorted(set(readings or {}) - set(Readings.__dataclass_fields__))
+    if unknown:
+        raise AlgoValidationError("readings: unknown key(s) %s (allowed: %s)" % (
+            ", ".join(unknown), ", ".join(Readings.__dataclass_fields__)))
+    chosen = Readings(**{k: v for k, v in (readings or {}).items() if v is not None})
+    return Analysis(path, devices, account, firmware_path, max_boots, chosen).run()
 
 
 __all__ = ["PROBLEMS", "Problem", "Analysis", "analyse", "generic_config_name"]

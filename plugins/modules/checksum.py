@@ -36,7 +36,7 @@ options:
         requests is not confirmed; the second file is harmless.
     type: bool
     default: false
-    version_added: 1.1.0
+    version_added: 2.0.0
   mode:
     description:
       - Permissions of the C(.md5) file, as an octal string such as C('0640').
@@ -93,7 +93,7 @@ alias_path:
   returned: when O(alias=true) and the asset has an extension
   type: str
   sample: /srv/algo/acme/firmware/tone_file.zip.md5
-  version_added: 1.1.0
+  version_added: 2.0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -122,7 +122,7 @@ options:
         turned off again.
     type: bool
     default: false
-    version_added: 1.1.0
+    version_added: 2.0.0
   mode:
     description:
       - Permissions of the files (octal string or number). The files hold credentials; keep them private.

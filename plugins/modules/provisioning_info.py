@@ -64,6 +64,32 @@ options:
     description:
       - Directory of firmware images and assets (the firmware download path). Defaults to O(path).
     type: path
+  readings:
+    description:
+      - How the modelled device behaves where the guide is silent (README, "What the guide does not say", rows 8, 9,
+        10 and 12). Run the analysis once per reading to see whether a tree works for a device of either kind.
+    type: dict
+    version_added: 2.0.0
+    suboptions:
+      md5_content:
+        description: The C(.md5) content the device accepts, the bare digest, the line C(md5sum) prints, or either.
+        type: str
+        choices: [either, digest, md5sum]
+        default: either
+      device_md5_name:
+        description: The md5 name of a device file, C(algom<MAC>.md5) (V(mac)) or C(algom<MAC><PRODUCT>.md5) (V(mac_product)).
+        type: str
+        choices: [mac, mac_product]
+        default: mac
+      asset_md5_name:
+        description: The md5 name of an asset, C(scheduler_data.md5) (V(replace)) or C(scheduler_data.db.md5) (V(append)).
+        type: str
+        choices: [replace, append]
+        default: replace
+      incremental_without_partial:
+        description: The device fetches C(-i) files even while Partial Provisioning is off.
+        type: bool
+        default: false
 notes:
   - The model follows the guide; where the guide is silent it records its assumption (see the collection
     README, "the device's view").
@@ -140,7 +166,7 @@ devices:
           real device (README, "What the guide does not say").
       type: list
       elements: dict
-      version_added: 1.1.0
+      version_added: 2.0.0
     stable:
       description: The device reached normal operation.
       type: bool
@@ -202,13 +228,20 @@ def main() -> None:
             devices=dict(type="list", elements="dict", default=[]),
             account=dict(type="dict"),
             firmware_path=dict(type="path"),
+            readings=dict(type="dict", options=dict(
+                md5_content=dict(type="str", choices=["either", "digest", "md5sum"], default="either"),
+                device_md5_name=dict(type="str", choices=["mac", "mac_product"], default="mac"),
+                asset_md5_name=dict(type="str", choices=["replace", "append"], default="replace"),
+                incremental_without_partial=dict(type="bool", default=False),
+            )),
         ),
         supports_check_mode=True,
     )
     params = module.params
     module.no_log_values.update(secrets_of(params["account"], params["devices"]))
     try:
-        result = analyse(params["path"], params["devices"], params["account"], params["firmware_path"])
+        result = analyse(params["path"], params["devices"], params["account"], params["firmware_path"],
+                         readings=params["readings"])
     except AlgoValidationError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
     except AlgoError as exc:

@@ -211,3 +211,17 @@ def test_unverified_keys_of_the_applied_file_are_listed(tmp_path):
     assert "inferred" in dev["unverified"][0]["why"]
     published(tmp_path)
     assert analyse(str(tmp_path), [DEVICE], ACCOUNT)["devices"][0]["unverified"] == []
+
+
+def test_readings_change_the_analysis(tmp_path):
+    published(tmp_path)  # .md5 as the bare digest, under algom<MAC>.md5 only
+    assert analyse(str(tmp_path), [DEVICE], ACCOUNT)["devices"][0]["md5"] == "ok"
+    strict = analyse(str(tmp_path), [DEVICE], ACCOUNT, readings={"md5_content": "md5sum"})["devices"][0]
+    assert strict["md5"] == "missing" and strict["file"] is None
+    table = analyse(str(tmp_path), [DEVICE], ACCOUNT, readings={"device_md5_name": "mac_product"})["devices"][0]
+    assert table["md5"] == "missing"
+    published(tmp_path, md5_aliases=True)
+    table = analyse(str(tmp_path), [DEVICE], ACCOUNT, readings={"device_md5_name": "mac_product"})["devices"][0]
+    assert table["md5"] == "ok" and table["file"] == "algom%s.conf" % MAC
+    with pytest.raises(AlgoValidationError, match="readings: unknown key"):
+        analyse(str(tmp_path), [DEVICE], ACCOUNT, readings={"md5_names": "both"})

@@ -191,3 +191,12 @@ def test_md5_aliases_published_kept_and_removed(tmp_path, capsys):
     (tmp_path / "algom0022EE0102059999.md5").write_bytes(b"mine\n")
     run_module(capsys, data)
     assert (tmp_path / "algom0022EE0102059999.md5").read_bytes() == b"mine\n"
+
+
+def test_md5_alias_of_an_old_model_goes_when_the_model_changes(tmp_path, capsys):
+    run_module(capsys, args(tmp_path, md5_aliases=True))
+    data = args(tmp_path, md5_aliases=True)
+    data["devices"][0]["model"] = "8186"
+    result = run_module(capsys, data)[0]
+    assert "algom0022EE0102038180.md5" in result["removed"]
+    assert (tmp_path / "algom0022EE0102038186.md5").exists() and not (tmp_path / "algom0022EE0102038180.md5").exists()
