@@ -503,7 +503,7 @@ def _parse_subnet(raw: t.Any, field: str, index: int, settings: _Settings, creds
         network = ipaddress.IPv4Network(str(raw.get("subnet", "")), strict=True)
     except ValueError as exc:
         raise AlgoValidationError("%s.subnet: %r is not an IPv4 network in CIDR form (%s)" % (field, raw.get("subnet"), exc)) from None
-    o150 = OPTION150_TYPES[settings.option150_url]
+    o150 = "url" if settings.option150_url else "addresses"
     options = resolve_options(raw.get("algo_options"), settings.global_options, field + ".algo_options", creds, o150)
     pools: t.List[_Pool] = []
     raw_pools = raw.get("pools") or []

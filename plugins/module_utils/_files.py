@@ -134,8 +134,8 @@ def md5_alias(name: str, product: t.Optional[str] = None) -> t.Optional[str]:
         if match.group("kind") != "m" or not product:
             return None
         return "algom%s%s%s.md5" % (match.group("ident"), validate_product(product), match.group("incremental") or "")
-    base, ext = os.path.splitext(os.path.basename(name))
-    if not ext or ext.lower() == ".md5" or name.endswith(".conf"):
+    ext = os.path.splitext(os.path.basename(name))[1]
+    if not ext or ext.lower() in (".md5", ".conf"):
         return None
     return name + ".md5"
 
